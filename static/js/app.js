@@ -1,0 +1,49 @@
+// Small progressive enhancements; every page works without this file.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  // Countdowns: <span data-countdown="2026-11-23T12:00:00Z">…</span> shows mm:ss left.
+  function tickCountdowns() {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var end = Date.parse(el.getAttribute("data-countdown"));
+      if (isNaN(end)) return;
+      var left = Math.max(0, Math.floor((end - Date.now()) / 1000));
+      var m = Math.floor(left / 60), s = left % 60;
+      el.textContent = m + ":" + (s < 10 ? "0" : "") + s;
+      if (left === 0 && el.dataset.expiredText) el.textContent = el.dataset.expiredText;
+    });
+  }
+  setInterval(tickCountdowns, 1000);
+
+  // Confirmation before destructive actions: <form data-confirm="Are you sure?">.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  }, true);
+
+  // Prevent double submission: disable submit buttons once a form is sent (server is idempotent anyway).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || form.hasAttribute("hx-get") || form.hasAttribute("hx-post")) return;
+    window.setTimeout(function () {
+      form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; b.setAttribute("aria-busy", "true"); });
+    }, 0);
+  });
+
+  // Auto-submit selects marked data-autosubmit when JS is on (the noscript button covers the rest).
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el.matches && el.matches("[data-autosubmit]") && el.form && !el.form.hasAttribute("hx-get")) el.form.submit();
+  });
+
+  // Panels marked data-open-wide (the listing filters) start open on wide screens, folded on phones.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.matchMedia("(min-width: 860px)").matches) {
+      document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", tickCountdowns);
+})();

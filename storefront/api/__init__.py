@@ -1,0 +1,1 @@
+"""JSON API v1 (documented in docs/openapi.yaml)."""

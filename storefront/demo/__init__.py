@@ -1,0 +1,1 @@
+"""Demo mode: the guided stakeholder tour, reset, time travel and insights."""

@@ -1,0 +1,93 @@
+"""The one error hierarchy of the app and the handlers that turn errors into pages or JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from storefront.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A business rule said no. `user_message` is safe to show; `field` names the form field."""
+
+    status_code = 422
+    code = "invalid"
+
+    def __init__(self, user_message: str, *, field: str | None = None, fields: dict[str, str] | None = None):
+        super().__init__(user_message)
+        self.user_message = user_message
+        self.field = field
+        self.fields = dict(fields or {})
+        if field and field not in self.fields:
+            self.fields[field] = user_message
+
+
+class NotFoundError(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(DomainError):
+    """The request was valid but the world moved (car just reserved, slot just filled, stale edit)."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class PermissionDeniedError(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
+def wants_json() -> bool:
+    """API and webhook callers get JSON errors; browsers get pages."""
+    path = request.path
+    return path.startswith("/api/") or path.startswith("/payments/webhook") or request.is_json
+
+
+def error_response(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Any:
+    if wants_json():
+        body: dict[str, Any] = {"error": code, "message": message}
+        if fields:
+            body["fields"] = fields
+        return jsonify(body), status
+    known = (400, 403, 404, 405, 409, 413, 422, 429, 500)
+    template = f"errors/{status}.html" if status in known else "errors/generic.html"
+    return render_template(template, status=status, message=message, fields=fields or {}), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def handle_domain_error(error: DomainError) -> Any:
+        db.session.rollback()
+        return error_response(error.status_code, error.code, error.user_message, error.fields)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException) -> Any:
+        if error.code in (301, 302, 303, 307, 308):  # routing redirects (trailing slash)
+            return error
+        status = error.code or 500
+        code = (error.name or "error").lower().replace(" ", "_")
+        return error_response(status, code, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        if app.config.get("PROPAGATE_EXCEPTIONS"):
+            raise error
+        return error_response(500, "internal_error", "Something went wrong on our side. Please try again.")
+
+
+def json_error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> tuple[Response, int]:
+    """A JSON error body for API views that validate input themselves."""
+    body: dict[str, Any] = {"error": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return jsonify(body), status

@@ -1,0 +1,1 @@
+"""Reservations: holding a car with a deposit until pick-up."""

@@ -1,0 +1,1 @@
+"""Staff back office: inventory, prices, showrooms, users and the audit log."""

@@ -1,0 +1,1 @@
+"""Test drives: showroom slots, self-service drives and the staff schedule."""

@@ -1,0 +1,78 @@
+"""The anonymous visit key that links one browser's funnel events (no personal data)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import partial
+from typing import Any
+
+from flask import Response, has_request_context, session
+from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from models import FunnelStep
+from storefront.events import INSERT_EVENT, event_row
+
+logger = logging.getLogger(__name__)
+
+SESSION_KEY = "visit"
+
+
+def visit_key() -> str:
+    """A random key for this browser session, kept in the signed session cookie; '' outside a request.
+
+    Pass it to record_event(visit_key=...). It identifies nobody: it is not derived from the user, the IP
+    or the device, and a new one starts whenever the session is cleared (sign-in, sign-out).
+    """
+    if not has_request_context():
+        return ""
+    key = session.get(SESSION_KEY)
+    if not isinstance(key, str) or len(key) != 16:
+        key = secrets.token_hex(8)
+        session[SESSION_KEY] = key
+    return key
+
+
+def record_view_after_response(
+    response: Response, db_session: Session, *, car_model_id: int, city_id: int | None
+) -> None:
+    """Record a model page view once the page has gone out, so the shopper never waits for it.
+
+    The row (store clock time, visit key) is made now; the INSERT runs when the WSGI server closes the
+    response, after the body is sent, on its own short transaction: a page view is not part of any action,
+    so there is nothing for it to share a transaction with. The request's session is closed by then, so
+    the write uses the session's bind: the engine, or under the tests the connection that holds the test's
+    transaction (then inside a SAVEPOINT, rolled back with the test). A failed write is logged, never raised.
+    """
+    row = event_row(FunnelStep.VIEW, car_model_id=car_model_id, city_id=city_id, visit_key=visit_key())
+    response.call_on_close(partial(_write_view, db_session.get_bind(), row))
+
+
+def _write_view(bind: Engine | Connection, row: dict[str, Any]) -> None:
+    try:
+        if isinstance(bind, Connection):  # under the tests: a SAVEPOINT in the test's transaction
+            with bind.begin_nested():
+                bind.execute(INSERT_EVENT, row)
+        elif bind.dialect.name == "postgresql":
+            with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(_PG_VIEW_INSERT, row)
+        else:  # SQLite: WAL mode with synchronous=NORMAL already commits without waiting for the disk
+            with bind.begin() as connection:
+                connection.execute(INSERT_EVENT, row)
+    except SQLAlchemyError:
+        logger.warning("page view not recorded", exc_info=True)
+
+
+# PostgreSQL: one statement, autocommitted, so a single round trip. set_config(..., true) is SET LOCAL: its own
+# commit runs with synchronous_commit off and does not wait for the WAL flush. A crash in the next split second
+# could lose the last few views, never an order or a payment, and never leaves anything half-written.
+_EVENTS = INSERT_EVENT.table
+_COLUMNS = ("step", "occurred_at", "car_model_id", "dealer_id", "city_id", "visit_key", "props")
+_PG_VIEW_INSERT = INSERT_EVENT.from_select(
+    _COLUMNS,
+    select(*(bindparam(name, type_=_EVENTS.c[name].type) for name in _COLUMNS)).select_from(
+        select(func.set_config("synchronous_commit", "off", True)).subquery()
+    ),
+)
