@@ -8,7 +8,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import assert_fits_the_phone, screenshot
 
 PASSWORD = "lantern orchard velvet"
 
@@ -110,5 +110,5 @@ def test_demo_shopper_signs_in_on_a_phone(phone_page):
     screenshot(phone_page, "accounts-04-phone-login")
     phone_page.get_by_role("button", name="登录").click()
     expect(phone_page.locator("h1")).to_contain_text("王小明")
-    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_fits_the_phone(phone_page)
     screenshot(phone_page, "accounts-05-phone-profile")

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import page_ready, screenshot
+from tests.e2e.conftest import assert_fits_the_phone, page_ready, screenshot
 
 LEASE_TO_OWN = "10%-down lease-to-own (一成购)"
 
@@ -93,11 +93,11 @@ def test_phone_layout_of_the_builder_and_the_comparison(phone_page):
     phone_page.goto("/models/koleos")
     phone_page.locator("table.spec-table a").filter(has_text=re.compile("报价|Quote")).first.click()
     expect(phone_page.get_by_test_id("monthly")).to_be_visible()
-    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_fits_the_phone(phone_page)
     screenshot(phone_page, "finance-05-phone-builder")
     phone_page.locator("a.button-ghost[href$='/compare']").click()
     expect(phone_page.locator("#cost-chart[data-ready=true]")).to_be_visible()
-    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_fits_the_phone(phone_page)
     screenshot(phone_page, "finance-06-phone-compare")
 
 

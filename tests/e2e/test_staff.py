@@ -8,7 +8,7 @@ import re
 from playwright.sync_api import expect
 
 from storefront.catalog.vin import with_check_digit
-from tests.e2e.conftest import SCREENSHOTS, screenshot
+from tests.e2e.conftest import SCREENSHOTS, assert_fits_the_phone, screenshot
 
 STAFF_EMAIL = "staff@flagship.demo"  # seeded by storefront.accounts.seed (works at SH-PD and SH-XH)
 STAFF_PASSWORD = "demo-staff-2026"
@@ -115,15 +115,15 @@ def test_the_back_office_works_on_a_phone(phone_page):
     sign_in_as_staff(phone_page)
     phone_page.goto("/staff/vehicles")
     expect(phone_page.locator(".vehicle-table tbody tr").first).to_be_visible()
-    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_fits_the_phone(phone_page)
     screenshot(phone_page, "staff-08-phone-vehicles")
     phone_page.screenshot(path=str(SCREENSHOTS / "staff-08-phone-vehicles-top.png"))  # the first screen only
     phone_page.locator(".vehicle-table tbody tr").first.get_by_role("link").click()
     expect(phone_page.locator("#vin")).to_be_visible()
-    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_fits_the_phone(phone_page)
     screenshot(phone_page, "staff-09-phone-edit")
     phone_page.goto("/staff/audit")
-    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_fits_the_phone(phone_page)
     phone_page.screenshot(path=str(SCREENSHOTS / "staff-10-phone-audit-top.png"))
 
 

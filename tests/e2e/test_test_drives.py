@@ -9,7 +9,7 @@ from pathlib import Path
 from icalendar import Calendar
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import page_ready, screenshot
+from tests.e2e.conftest import assert_fits_the_phone, page_ready, screenshot
 
 SHOPPER = ("shopper@flagship.demo", "demo-shopper-2026")
 STAFF = ("staff@flagship.demo", "demo-staff-2026")
@@ -129,10 +129,10 @@ def test_phone_booking_page_and_staff_day_fit_the_screen(phone_page: Page, brows
     expect(page).to_have_url(re.compile(r"/test-drives/book/\d+\?city=shanghai"))
     choose_shanghai_pudong_and_a_day(page)
     screenshot(page, "test-drives-10-phone-slots")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_fits_the_phone(page)
     page.goto("/test-drives/mine")
     screenshot(page, "test-drives-11-phone-mine")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_fits_the_phone(page)
 
     staff_context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844}, locale="zh-CN",
                                         is_mobile=True, has_touch=True)
@@ -141,9 +141,7 @@ def test_phone_booking_page_and_staff_day_fit_the_screen(phone_page: Page, brows
     staff.locator(".td-showroom", has_text="SH-PD").click()
     expect(staff.locator(".td-board").first).to_be_visible()
     screenshot(staff, "test-drives-12-phone-staff-day")
-    wide = staff.evaluate("""[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391)
-        .map(e => e.tagName + '.' + e.className).slice(0, 5)""")
-    assert staff.evaluate("document.documentElement.scrollWidth") <= 390, wide
+    assert_fits_the_phone(staff)
     staff_context.close()
 
 
