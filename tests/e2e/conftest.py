@@ -128,6 +128,31 @@ def assert_fits_the_phone(page) -> None:  # type: ignore[no-untyped-def]
     assert width <= PHONE_WIDTH, f"{page.url} is {width}px wide; wider than the screen: {wide}"
 
 
+def htmx_idle(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until no htmx request is in flight (htmx marks the requesting element `.htmx-request` from the
+    click until its response is swapped in). Use it after an htmx click whose result the page already
+    showed, where no new URL or text tells that the swap has landed."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
+
+
+def choose_day(page, steps, index: int) -> str:  # type: ignore[no-untyped-def]
+    """Click the index-th open day of a test-drive day strip (inside `steps`), wait for htmx to swap in that
+    day's times, and return the day (ISO).
+
+    The strip starts on the first open day, so the other links already carry a `date=`: a URL that merely
+    has one proves nothing. Wait for this day to be in the URL and for the new strip, where the current chips
+    (day, and length on the self-service page) link to this day.
+    """
+    chip = steps.locator("a.td-chip[href*='date=']").nth(index)
+    found = re.search(r"date=(\d{4}-\d{2}-\d{2})", chip.get_attribute("href") or "")
+    assert found, "the day chip links to no date"
+    day = found.group(1)
+    chip.click()
+    expect(page).to_have_url(re.compile(f"date={day}"))
+    expect(steps.locator(f"a.td-chip[aria-current=true][href*='date={day}']").first).to_be_attached()
+    return day
+
+
 def a_koleos_in_shanghai(page):  # type: ignore[no-untyped-def]
     """On the Koleos reservation page: choose Shanghai, then look through the trims and colours (with the
     page's own auto-submitting controls) for a showroom there that still has a unit; other browser tests

@@ -11,7 +11,14 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import a_koleos_in_shanghai, assert_fits_the_phone, page_ready, screenshot
+from tests.e2e.conftest import (
+    a_koleos_in_shanghai,
+    assert_fits_the_phone,
+    choose_day,
+    htmx_idle,
+    page_ready,
+    screenshot,
+)
 
 
 def tour_bar_says(page: Page, number: int, title: str) -> None:
@@ -52,12 +59,10 @@ def test_presenter_runs_the_whole_tour(page: Page) -> None:
     tour_bar_says(page, 3, "Book a test drive")
     steps = page.locator("#booking-steps")
     steps.locator(".td-chips a", has_text="Shanghai").click()
+    htmx_idle(page)
     steps.locator(".td-showroom", has_text="Flagship Experience Centre Pudong").click()
     expect(steps.locator(".td-showroom[aria-current]")).to_contain_text("Pudong")
-    day = steps.locator("a.td-chip[href*='date=']").nth(2)
-    date = re.search(r"date=([\d-]+)", day.get_attribute("href") or "").group(1)
-    day.click()
-    expect(page).to_have_url(re.compile(f"date={date}"))  # htmx swapped in that day's times
+    date = choose_day(page, steps, 2)
     free = page.locator(f"#slots label.td-slot:has(input[value^='{date}']:not([disabled]))")
     free.last.click()
     expect(free.last.locator("input")).to_be_checked()

@@ -9,7 +9,7 @@ from pathlib import Path
 from icalendar import Calendar
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import assert_fits_the_phone, page_ready, screenshot
+from tests.e2e.conftest import assert_fits_the_phone, choose_day, htmx_idle, page_ready, screenshot
 
 SHOPPER = ("shopper@flagship.demo", "demo-shopper-2026")
 STAFF = ("staff@flagship.demo", "demo-staff-2026")
@@ -29,11 +29,11 @@ def choose_shanghai_pudong_and_a_day(page: Page) -> None:
     steps = page.locator("#booking-steps")
     steps.locator(".td-chips a", has_text="上海").click()  # htmx swaps the steps in place
     expect(page).to_have_url(re.compile(r"city=shanghai"))
+    htmx_idle(page)  # the city may have been chosen already, so the URL does not tell the swap has landed
     steps.locator(".td-showroom", has_text="浦东旗舰体验中心").click()
     expect(steps.locator(".td-showroom[aria-current]")).to_contain_text("浦东")
     # The second open day in the strip: tomorrow or later, so there are always free times.
-    steps.locator("a.td-chip[href*='date=']").nth(1).click()
-    expect(page).to_have_url(re.compile(r"date=\d{4}-\d{2}-\d{2}"))
+    choose_day(page, steps, 1)
     expect(steps.locator("#slots input[name=starts_at]").first).to_be_attached()
 
 
@@ -154,10 +154,8 @@ def test_self_service_drive_with_a_deposit(page: Page, browser, live_server) -> 
     steps.locator(".td-showroom", has_text="浦东旗舰体验中心").click()
     steps.locator(".td-chips a", has_text="3 天").click()
     expect(page).to_have_url(re.compile(r"days=3"))
-    steps.locator("a.td-chip[href*='date=']").nth(12).click()  # about two weeks out, clear of other drives
-    expect(page).to_have_url(re.compile(r"date=\d{4}-\d{2}-\d{2}"))
-    page.wait_for_load_state("networkidle")  # the htmx swap of the day's times may land after the URL changes
-    steps.locator("label.td-slot:has(input:not([disabled]))").first.click()
+    day = choose_day(page, steps, 12)  # about two weeks out, clear of other drives
+    steps.locator(f"label.td-slot:has(input[value^='{day}']:not([disabled]))").first.click()
     expect(steps.locator("input[name=starts_at]:checked")).to_have_count(1)
     page.get_by_label("手机号").fill("13912345678")
     page.get_by_label("驾驶人持有有效驾驶证并将随身携带").check()
