@@ -1,8 +1,9 @@
 """Reservation rules: hold a car with a deposit, confirm it when paid, release it when the hold runs out,
 cancel with the refund the terms allow, hand it over at the showroom.
 
-Locks are always taken in the same order, vehicle -> reservation -> payment, so two requests never wait on
-each other in a circle. Holding a car is decided by the database: `SELECT ... FOR UPDATE` on PostgreSQL (SKIP
+Locks are always taken in the same order, (shopper ->) vehicle -> reservation -> payment, so two requests never
+wait on each other in a circle; the shopper's row is locked only when reserving, so that the per-shopper cap is
+counted by one request at a time. Holding a car is decided by the database: `SELECT ... FOR UPDATE` on PostgreSQL (SKIP
 LOCKED when any unit will do), a conditional `UPDATE ... WHERE status = 'in_stock'` that checks the row count
 elsewhere (SQLite), and a partial unique index that allows one live reservation per vehicle whatever happens.
 Services flush and never commit; the caller owns the transaction and sends nothing before it commits.
@@ -118,6 +119,16 @@ def lock_reservation(session: Session, reservation: Reservation) -> Reservation:
     if locked is None:
         raise NotFoundError(_("Reservation not found."))
     return locked
+
+
+def _lock_shopper(session: Session, user_id: int) -> None:
+    """Hold the shopper's row until commit, so parallel reserve forms count their live reservations in turn.
+
+    PostgreSQL: FOR NO KEY UPDATE (inserts that reference the user still go through). SQLite lets one writer in
+    at a time and refuses a writer whose reads are out of date, so the count there is safe without it.
+    """
+    if _is_postgres(session):
+        session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
 
 
 def _busy() -> ConflictError:
@@ -272,6 +283,7 @@ def reserve(
     policy = policy_for(session, car_model_id=trim.car_model_id)
     if policy is None:
         raise DomainError(_("Online reservation is not open for this model yet. Please contact the showroom."))
+    _lock_shopper(session, user.id)
     live = session.scalars(
         select(Reservation.id).where(
             Reservation.user_id == user.id,
@@ -279,8 +291,8 @@ def reserve(
         )
     ).all()
     if len(live) >= MAX_LIVE_RESERVATIONS_PER_SHOPPER:
-        raise DomainError(_("You already hold %(count)d cars. Pick up or cancel one before reserving another.",
-                            count=len(live)))
+        raise ConflictError(_("You already hold %(count)d cars. Pick up or cancel one before reserving another.",
+                              count=len(live)))
 
     at = now()
     try:

@@ -57,6 +57,11 @@ class BookingForm(ContactFields):
 
 class RescheduleForm(FlaskForm):
     starts_at = StringField(_l("New time"), validators=[DataRequired(_l("Choose a time from the list."))])
+    sequence = HiddenField()  # the booking's version on the page: a move from an out-of-date page is refused
+
+    def seen_sequence(self) -> int | None:
+        raw = str(self.sequence.data or "")
+        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
     def validate_starts_at(self, field: StringField) -> None:
         if parse_instant(field.data) is None:

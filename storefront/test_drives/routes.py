@@ -286,7 +286,8 @@ def reschedule(reference: str) -> Any:
     if form.validate_on_submit():
         try:
             services.reschedule_booking(db.session, booking=booking, actor=current_user,
-                                        starts_at=parse_instant(form.starts_at.data))  # type: ignore[arg-type]
+                                        starts_at=parse_instant(form.starts_at.data),  # type: ignore[arg-type]
+                                        seen_sequence=form.seen_sequence())
             db.session.commit()
             flash(_("Your test drive has moved. We have emailed you the updated calendar file."), "success")
             return redirect(url_for("test_drives.detail", reference=booking.reference))

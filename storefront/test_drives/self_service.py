@@ -138,7 +138,8 @@ def expire_unpaid(session: Session, *, dealer_id: int | None = None, user_id: in
     if user_id is not None:
         query = query.where(TestDriveBooking.user_id == user_id)
     expired = 0
-    for booking in session.scalars(query.with_for_update()).all():
+    query = query.order_by(TestDriveBooking.id).with_for_update().execution_options(populate_existing=True)
+    for booking in session.scalars(query).all():  # id order: two sweeps never wait on each other in a circle
         booking.expire()
         payment = _payment(session, booking)
         if payment is not None:
@@ -198,8 +199,10 @@ def start_self_service(
         raise refusal(_("The car would be due back when the showroom is closed. Choose another day or length."),
                       code="return_closed", field="days")
 
+    services.lock_shopper(session, shopper.id)  # the shopper's row first, then bookings (the fixed order)
     expire_unpaid(session, dealer_id=dealer.id)
     expire_unpaid(session, user_id=shopper.id)
+    services.check_shopper_caps(session, shopper_id=shopper.id, car_model_id=None, starts_at=starts_at)
     current = session.scalar(
         select(TestDriveBooking).where(
             TestDriveBooking.user_id == shopper.id, TestDriveBooking.kind == TestDriveKind.SELF_SERVICE,
@@ -357,6 +360,7 @@ def _self_service(booking: TestDriveBooking) -> None:
 def hand_over(session: Session, *, booking: TestDriveBooking, actor: User, pickup_code: str) -> TestDriveBooking:
     """Staff give the car to the shopper who shows the right pick-up code, on or after the pick-up day."""
     services.require_staff_of(actor, booking.dealer_id)
+    booking = services.lock_booking(session, booking)
     _self_service(booking)
     if booking.status is not BookingStatus.BOOKED:
         raise refusal(_("This drive cannot be picked up (it is %(status)s).", status=services.status_label(booking)),
@@ -381,6 +385,7 @@ def hand_over(session: Session, *, booking: TestDriveBooking, actor: User, picku
 def check_in_return(session: Session, *, booking: TestDriveBooking, actor: User, note: str = "") -> TestDriveBooking:
     """Staff take the car back: the drive is complete and the whole deposit is refunded."""
     services.require_staff_of(actor, booking.dealer_id)
+    booking = services.lock_booking(session, booking)
     _self_service(booking)
     before = {"status": booking.status.value}
     try:

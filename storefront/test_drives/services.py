@@ -10,6 +10,11 @@ Rules decided here (also in the README):
 - one slot place per demo car: the slot counter row is raised only by a conditional UPDATE (booked < capacity);
 - a shopper's active bookings never overlap (PostgreSQL: exclusion constraint; both: a check after the insert,
   made while the transaction already holds the write lock on SQLite);
+- per shopper: one upcoming accompanied drive per model per (Shanghai) day, and at most MAX_UPCOMING_DRIVES (3)
+  upcoming drives in all, counted while the shopper's row is locked, so parallel forms cannot beat them;
+- a booking changes state once: every change locks the booking row and reads it again first, so of two
+  concurrent changes (double click, shopper and staff) one wins and the other gets a 409; locks are always
+  taken in one order: the shopper's row, the booking row, then slot counters in id order;
 - the reminder goes out once, the day before (Asia/Shanghai calendar day), claimed by a conditional UPDATE.
 """
 
@@ -25,10 +30,10 @@ from typing import Any, Literal
 from flask import has_request_context
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
-from sqlalchemy import CursorResult, case, delete, select, update
+from sqlalchemy import CursorResult, Update, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload
 
 from models import (
@@ -65,6 +70,7 @@ from storefront.test_drives.slots import (
 BOOKING_HORIZON_DAYS = 90
 BOOKING_LEAD = dt.timedelta(hours=1)
 CHANGE_CUTOFF = dt.timedelta(hours=2)
+MAX_UPCOMING_DRIVES = 3  # per shopper, both kinds: nobody holds every demo car of a week
 DEFAULT_SLOT_MINUTES = 45
 MOBILE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read out over the phone
@@ -242,6 +248,101 @@ def slot_at(session: Session, *, dealer: Dealer, starts_at: dt.datetime) -> Slot
             _("That slot starts too soon to book online. Choose a later time."), code="too_soon", field="starts_at"
         )
     return match
+
+
+# --- locks: the shopper's row, then the booking row, then slot counters in id order ---------------------------------
+
+
+def _take_write_turn(session: Session, statement: Update) -> None:
+    """SQLite has no row locks but lets one writer in at a time: a write to the row takes that turn now.
+
+    When another request wrote since this one began reading, SQLite refuses at once ("database is locked"):
+    that request changed what this one saw, so it is a conflict, not a server error.
+    """
+    try:
+        session.execute(statement.execution_options(synchronize_session=False))
+    except OperationalError as error:
+        if "locked" in str(error).lower() or "busy" in str(error).lower():
+            raise refusal(
+                _("This test drive was changed at the same moment. Please reload the page and try again."),
+                code="busy", kind=ConflictError,
+            ) from error
+        raise
+
+
+def lock_shopper(session: Session, shopper_id: int) -> None:
+    """Hold the shopper's row until commit, so one request at a time counts and changes their bookings.
+
+    FOR NO KEY UPDATE on PostgreSQL: rows that merely reference the user (KEY SHARE) are not held up.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        _take_write_turn(session, update(User).where(User.id == shopper_id).values(id=User.id))
+        return
+    session.execute(select(User.id).where(User.id == shopper_id).with_for_update(key_share=True))
+
+
+def lock_booking(session: Session, booking: TestDriveBooking) -> TestDriveBooking:
+    """Lock the booking row and read it again: of two concurrent changes, the second sees what the first did.
+
+    Every change of a booking starts here, before it touches a slot counter, a payment or the outbox.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        _take_write_turn(session, update(TestDriveBooking).where(TestDriveBooking.id == booking.id)
+                         .values(id=TestDriveBooking.id))
+    locked = session.scalar(
+        select(TestDriveBooking).where(TestDriveBooking.id == booking.id).with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    if locked is None:
+        raise refusal(_("That booking does not exist."), code="not_found", kind=NotFoundError)
+    return locked
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = local_datetime(day, dt.time(0, 0)).astimezone(dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def check_shopper_caps(
+    session: Session, *, shopper_id: int, car_model_id: int | None, starts_at: dt.datetime,
+    moving: TestDriveBooking | None = None,
+) -> None:
+    """One upcoming accompanied drive per model per day, at most MAX_UPCOMING_DRIVES upcoming drives in all.
+
+    The caller holds the shopper's lock (`lock_shopper`), so concurrent requests count one after another.
+    `moving` is the booking being rescheduled: it does not count against itself, and moving adds no drive.
+    `car_model_id` None (a self-service drive) checks the total only.
+    """
+    upcoming = select(TestDriveBooking.id).where(
+        TestDriveBooking.user_id == shopper_id,
+        TestDriveBooking.status.in_((BookingStatus.PENDING_PAYMENT, BookingStatus.BOOKED)),
+        TestDriveBooking.starts_at > clock.now(),
+    )
+    if moving is not None:
+        upcoming = upcoming.where(TestDriveBooking.id != moving.id)
+    if car_model_id is not None:
+        first, last = _day_bounds(local_day(starts_at))
+        same_day = session.scalar(
+            select(TestDriveBooking.reference).where(
+                TestDriveBooking.id.in_(upcoming.scalar_subquery()), TestDriveBooking.kind == TestDriveKind.SHOWROOM,
+                TestDriveBooking.car_model_id == car_model_id,
+                TestDriveBooking.starts_at >= first, TestDriveBooking.starts_at < last,
+            ).limit(1)
+        )
+        if same_day is not None:
+            raise refusal(
+                _("You already have a test drive of this model that day (%(reference)s). One a day per model: "
+                  "move that one instead, or choose another day.", reference=same_day),
+                code="one_per_model_day", field="starts_at", kind=ConflictError,
+            )
+    if moving is None:
+        count = session.scalar(select(func.count()).select_from(upcoming.subquery())) or 0
+        if count >= MAX_UPCOMING_DRIVES:
+            raise refusal(
+                _("You already have %(count)d upcoming test drives, the most one shopper can hold. "
+                  "Cancel one, or book again after one of them.", count=count),
+                code="too_many_drives", kind=ConflictError,
+            )
 
 
 # --- the slot counter -----------------------------------------------------------------------------------------------
@@ -424,6 +525,7 @@ def book_showroom_drive(
     name, phone = check_contact(contact_name, mobile, licence_confirmed)
     cars = check_offered(session, dealer=dealer, car_model=car_model)
     slot = slot_at(session, dealer=dealer, starts_at=starts_at)
+    lock_shopper(session, shopper.id)
     same = session.scalar(
         select(TestDriveBooking).where(
             TestDriveBooking.user_id == shopper.id, TestDriveBooking.dealer_id == dealer.id,
@@ -433,6 +535,7 @@ def book_showroom_drive(
     )
     if same is not None:  # a second click on "Book": the same booking, not an error
         return same
+    check_shopper_caps(session, shopper_id=shopper.id, car_model_id=car_model.id, starts_at=slot.starts_at)
     with session.begin_nested():
         slot_id = _counter_id(session, dealer_id=dealer.id, car_model_id=car_model.id, slot=slot, capacity=cars)
         _take_place(session, slot_id)
@@ -465,10 +568,24 @@ def _require_changeable(booking: TestDriveBooking, actor: User) -> None:
 
 
 def reschedule_booking(
-    session: Session, *, booking: TestDriveBooking, actor: User, starts_at: dt.datetime
+    session: Session, *, booking: TestDriveBooking, actor: User, starts_at: dt.datetime,
+    seen_sequence: int | None = None,
 ) -> TestDriveBooking:
-    """Move a showroom drive to another slot of the same showroom and model (before the cut-off)."""
+    """Move a showroom drive to another slot of the same showroom and model (before the cut-off).
+
+    `seen_sequence` is the booking's `sequence` on the page the shopper sent (default: as this request loaded
+    it): when the booking has changed since, the move is refused (409), so two moves sent at once move it once.
+    """
+    seen = booking.sequence if seen_sequence is None else seen_sequence
+    lock_shopper(session, booking.user_id)
+    booking = lock_booking(session, booking)
     _require_changeable(booking, actor)
+    if booking.sequence != seen:
+        raise refusal(
+            _("This test drive has just been changed; it is now at %(time)s. Check it and choose again.",
+              time=booking.starts_at.astimezone(clock.STORE_TZ).strftime("%Y-%m-%d %H:%M")),
+            code="changed", field="starts_at", kind=ConflictError,
+        )
     if booking.kind is not TestDriveKind.SHOWROOM or booking.slot_id is None:
         raise refusal(_("A self-service drive cannot be moved; cancel it and book again."), code="not_changeable")
     if starts_at == booking.starts_at:
@@ -476,6 +593,8 @@ def reschedule_booking(
     dealer, car_model = booking.dealer, booking.car_model
     cars = check_offered(session, dealer=dealer, car_model=car_model)
     slot = slot_at(session, dealer=dealer, starts_at=starts_at)
+    check_shopper_caps(session, shopper_id=booking.user_id, car_model_id=car_model.id, starts_at=slot.starts_at,
+                       moving=booking)
     with session.begin_nested():
         new_id = _counter_id(session, dealer_id=dealer.id, car_model_id=car_model.id, slot=slot, capacity=cars)
         old_id = booking.slot_id
@@ -499,6 +618,7 @@ def reschedule_booking(
 
 def cancel_booking(session: Session, *, booking: TestDriveBooking, actor: User, reason: str = "") -> TestDriveBooking:
     """Cancel: the shopper until the cut-off, staff of the showroom any time before it is over (audited)."""
+    booking = lock_booking(session, booking)
     acting_as_staff = not booking.belongs_to(actor) and actor.is_staff and actor.works_at(booking.dealer_id)
     if acting_as_staff:
         if not booking.is_active or booking.status is BookingStatus.CHECKED_IN:
@@ -546,6 +666,7 @@ def _audit_if_staff(session: Session, actor: User, booking: TestDriveBooking, ac
 def mark_booking(session: Session, *, booking: TestDriveBooking, actor: User, action: StaffAction) -> TestDriveBooking:
     """Staff mark a showroom drive: arrived (check-in), did not come (no-show, once it started) or done."""
     require_staff_of(actor, booking.dealer_id)
+    booking = lock_booking(session, booking)
     if booking.is_self_service:
         raise refusal(_("Use pick-up and return for self-service drives."), code="wrong_kind")
     before = _snapshot(booking)

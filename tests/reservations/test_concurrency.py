@@ -118,6 +118,8 @@ def _delete_store(store: Store) -> None:
     with store.make_session() as s:
         reservation_ids = list(s.scalars(
             sa.select(Reservation.id).where(Reservation.car_model_id == store.car_model_id)))
+        references = list(s.scalars(
+            sa.select(Reservation.reference).where(Reservation.car_model_id == store.car_model_id)))
         payment_ids = list(s.scalars(sa.select(Payment.id).where(
             Payment.purpose == models.PaymentPurpose.RESERVATION_DEPOSIT, Payment.subject_id.in_(reservation_ids))))
         s.execute(sa.delete(WebhookEvent).where(WebhookEvent.provider_event_id.like(f"evt_{store.tag}%")))
@@ -127,6 +129,8 @@ def _delete_store(store: Store) -> None:
         s.execute(sa.delete(Reservation).where(Reservation.id.in_(reservation_ids)))
         s.execute(sa.delete(models.DepositPolicy).where(models.DepositPolicy.car_model_id == store.car_model_id))
         s.execute(sa.delete(Vehicle).where(Vehicle.trim_id == store.trim_id))
+        s.execute(sa.delete(models.AuditLog).where(models.AuditLog.entity_type == "reservation",
+                                                   models.AuditLog.entity_id.in_(references)))
         s.execute(sa.delete(models.User).where(models.User.email.like(f"%-{store.tag}@race.test")))
         s.execute(sa.delete(models.Trim).where(models.Trim.id == store.trim_id))
         s.execute(sa.delete(models.CarModel).where(models.CarModel.id == store.car_model_id))
@@ -235,6 +239,73 @@ def test_double_clicked_reserve_makes_one_reservation(app, pg_store, mode):
     with pg_store.make_session() as s:
         assert s.scalar(sa.select(sa.func.count(Payment.id)).where(
             Payment.subject_id == answers[0][1], Payment.purpose == models.PaymentPurpose.RESERVATION_DEPOSIT)) == 1
+
+
+@pytest.mark.postgres
+def test_ten_parallel_reserve_forms_from_one_shopper_hold_three_cars(app, pg_store):
+    """The per-shopper cap (three live reservations) holds when ten forms arrive at once, round after round."""
+    for round_no in range(5):
+        units = pg_store.add_vehicles(10)
+        [user] = pg_store.add_users(1)
+        answers = race([lambda v=v, u=user: attempt(app, pg_store, u, uuid.uuid4().hex, vehicle_id=v)
+                        for v in units], workers=10)
+        outcomes = Counter(a for a, _ in answers)
+        print(f"\nround {round_no + 1}: ten forms from one shopper: {dict(outcomes)}")
+        assert outcomes == {"ok": services.MAX_LIVE_RESERVATIONS_PER_SHOPPER,
+                            "conflict": 10 - services.MAX_LIVE_RESERVATIONS_PER_SHOPPER}, answers
+        with pg_store.make_session() as s:
+            live = s.scalar(sa.select(sa.func.count(Reservation.id)).where(
+                Reservation.user_id == user,
+                Reservation.status.in_([ReservationStatus.PENDING_PAYMENT, ReservationStatus.CONFIRMED])))
+            on_hold = s.scalar(sa.select(sa.func.count(Vehicle.id)).where(
+                Vehicle.id.in_(units), Vehicle.status == VehicleStatus.ON_HOLD))
+        assert live == on_hold == services.MAX_LIVE_RESERVATIONS_PER_SHOPPER
+
+
+def _staff_of(store: Store) -> int:
+    with store.make_session() as s:
+        staff = models.User(email=f"staff-{store.tag}@race.test", password_hash="x", session_token="t",
+                            role=models.Role.STAFF)
+        staff.dealers.append(s.get(models.Dealer, store.dealer_id))
+        s.add(staff)
+        s.commit()
+        return staff.id
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("who", ["shopper+shopper", "shopper+staff"])
+def test_cancelling_one_reservation_twice_at_once_refunds_and_mails_once(app, pg_store, who):
+    staff = _staff_of(pg_store)
+    for _round in range(3):
+        [car] = pg_store.add_vehicles(1)
+        [user] = pg_store.add_users(1)
+        outcome, reservation_id = attempt(app, pg_store, user, uuid.uuid4().hex, vehicle_id=car)
+        assert outcome == "ok"
+
+        def cancel(actor: int, reservation_id: int = reservation_id) -> tuple[str, int | None]:
+            with app.test_request_context(), pg_store.make_session() as s:
+                reservation = s.get(Reservation, reservation_id)
+                try:
+                    services.cancel(s, reservation=reservation, by=s.get(models.User, actor), reason="race")
+                    s.commit()
+                    return "ok", None
+                except ConflictError:
+                    s.rollback()
+                    return "conflict", None
+
+        actors = [user if part == "shopper" else staff for part in who.split("+")]
+        answers = race([lambda a=a: cancel(a) for a in actors], workers=2)
+        assert sorted(a for a, _ in answers) == ["conflict", "ok"]
+        with pg_store.make_session() as s:
+            reservation = s.get(Reservation, reservation_id)
+            assert reservation.status is ReservationStatus.CANCELLED
+            assert s.get(Vehicle, car).status is VehicleStatus.IN_STOCK
+            assert s.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(
+                OutboxMessage.kind == "reservations/cancelled",
+                OutboxMessage.to_address.like(f"%-{pg_store.tag}@race.test"),
+                OutboxMessage.body_text.contains(reservation.reference))) == 1
+            assert s.scalar(sa.select(sa.func.count(models.AuditLog.id)).where(
+                models.AuditLog.entity_id == reservation.reference)) <= 1
 
 
 def _stripe_reservation(app: Flask, store: Store) -> tuple[Reservation, Payment]:

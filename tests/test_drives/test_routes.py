@@ -205,6 +205,27 @@ def test_reschedule_and_cancel_pages(client, db, world, store_clock, customer, l
     assert booking.status is BookingStatus.CANCELLED
 
 
+def test_a_move_or_cancel_sent_again_from_an_old_page_answers_409(client, db, world, store_clock, customer, login_as,
+                                                                   book):
+    booking = book(customer, store_clock.at(store_clock.day(1), 10, 30))
+    login_as(customer)
+    page = client.get(f"/test-drives/bookings/{booking.reference}/reschedule?date={store_clock.day(2).isoformat()}",
+                      headers=EN).get_data(as_text=True)
+    assert 'name="sequence" value="0"' in page
+    url = f"/test-drives/bookings/{booking.reference}/reschedule"
+    first = client.post(url, data={"starts_at": store_clock.at(store_clock.day(2), 15).isoformat(), "sequence": "0"})
+    assert first.status_code == 302
+    again = client.post(url, headers=EN, data={"starts_at": store_clock.at(store_clock.day(2), 12).isoformat(),
+                                              "sequence": "0"})  # the same page, another slot: a second tab
+    assert again.status_code == 409 and "has just been changed" in again.get_data(as_text=True)
+    assert client.post(f"/test-drives/bookings/{booking.reference}/cancel").status_code == 302
+    twice = client.post(f"/test-drives/bookings/{booking.reference}/cancel", headers=EN)
+    assert twice.status_code == 409 and "can no longer be changed" in twice.get_data(as_text=True)
+    db.refresh(booking)
+    assert booking.status is BookingStatus.CANCELLED and booking.starts_at == store_clock.at(store_clock.day(2), 15)
+    assert db.scalar(select(func.count()).select_from(AuditLog)) == 0  # the shopper's own changes: no audit rows
+
+
 def test_past_the_cut_off_the_pages_say_so(client, db, world, store_clock, customer, login_as, book):
     start = store_clock.at(store_clock.day(1), 10, 30)
     booking = book(customer, start)

@@ -225,6 +225,52 @@ def test_a_shopper_cannot_hold_two_overlapping_drives(db, world, store_clock, cu
     book(customer, store_clock.at(store_clock.day(1), 11, 15), dealer=world.sh2, car_model=world.focus)  # next slot
 
 
+def test_one_upcoming_drive_per_model_per_day(db, world, store_clock, customer, book):
+    book(customer, store_clock.at(store_clock.day(1), 9, 0))
+    with pytest.raises(ConflictError) as refused:  # the next slot of the same model that day (issue 11 row 6)
+        book(customer, store_clock.at(store_clock.day(1), 9, 45))
+    assert refused.value.code == "one_per_model_day" and refused.value.field == "starts_at"
+    with pytest.raises(ConflictError):  # another showroom does not make it another drive of that model
+        book(customer, store_clock.at(store_clock.day(1), 14, 15), dealer=world.sh2)
+    book(customer, store_clock.at(store_clock.day(1), 14, 15), dealer=world.sh2, car_model=world.focus)
+    book(customer, store_clock.at(store_clock.day(2), 9, 0))  # the same model the next day
+    assert _count(db, TestDriveBooking) == 3
+
+
+def test_at_most_three_upcoming_drives_per_shopper(db, world, store_clock, customer, book):
+    for day in (1, 2, 3):
+        book(customer, store_clock.at(store_clock.day(day), 10, 30))
+    with pytest.raises(ConflictError) as refused:
+        book(customer, store_clock.at(store_clock.day(4), 10, 30))
+    assert refused.value.code == "too_many_drives"
+    first = db.scalar(select(TestDriveBooking).order_by(TestDriveBooking.starts_at))
+    services.cancel_booking(db, booking=first, actor=customer)  # a cancelled drive no longer counts
+    book(customer, store_clock.at(store_clock.day(4), 10, 30))
+    store_clock.set(store_clock.at(store_clock.day(2), 12, 0))  # nor does one that has started
+    book(customer, store_clock.at(store_clock.day(5), 10, 30))
+
+
+def test_reschedule_keeps_one_drive_of_a_model_a_day(db, world, store_clock, customer, book):
+    book(customer, store_clock.at(store_clock.day(1), 10, 30))
+    other = book(customer, store_clock.at(store_clock.day(2), 10, 30))
+    with pytest.raises(ConflictError) as refused:
+        services.reschedule_booking(db, booking=other, actor=customer, starts_at=store_clock.at(store_clock.day(1), 15))
+    assert refused.value.code == "one_per_model_day"
+    services.reschedule_booking(db, booking=other, actor=customer, starts_at=store_clock.at(store_clock.day(2), 15))
+    assert other.starts_at == store_clock.at(store_clock.day(2), 15)  # moving within its own day is fine
+
+
+def test_reschedule_from_a_page_that_is_out_of_date_is_refused(db, world, store_clock, customer, book):
+    booking = book(customer, store_clock.at(store_clock.day(1), 10, 30))
+    services.reschedule_booking(db, booking=booking, actor=customer, starts_at=store_clock.at(store_clock.day(1), 12))
+    with pytest.raises(ConflictError) as refused:  # a second tab still showing the old time (sequence 0)
+        services.reschedule_booking(db, booking=booking, actor=customer,
+                                    starts_at=store_clock.at(store_clock.day(1), 15), seen_sequence=0)
+    assert refused.value.code == "changed"
+    assert booking.starts_at == store_clock.at(store_clock.day(1), 12) and _places(db, booking) == 1
+    assert len(_mails(db, "rescheduled")) == 1
+
+
 def test_double_submit_returns_the_same_booking(db, world, store_clock, customer, book):
     start = store_clock.at(store_clock.day(1), 10, 30)
     assert book(customer, start).id == book(customer, start).id
