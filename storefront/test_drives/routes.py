@@ -527,6 +527,8 @@ def pick_up(reference: str) -> Any:
     try:
         self_service.hand_over(db.session, booking=booking, actor=current_user, pickup_code=form.pickup_code.data or "")
     except DomainError as error:
+        if error.code == "invalid_transition":  # already handed over (a second click, a colleague): the 409 page
+            raise
         db.session.rollback()
         flash(error.user_message, "error")
         return _back_to_day(booking, form.back.data)

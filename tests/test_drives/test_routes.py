@@ -397,9 +397,16 @@ def test_staff_hand_over_and_return_a_self_service_car(client, db, app, world, s
     client.post(f"/staff/test-drives/bookings/{booking.reference}/pick-up", data={"pickup_code": booking.pickup_code})
     db.refresh(booking)
     assert booking.status is BookingStatus.CHECKED_IN
-    client.post(f"/staff/test-drives/bookings/{booking.reference}/return", data={"note": "fine"})
+    again = client.post(f"/staff/test-drives/bookings/{booking.reference}/pick-up",
+                        data={"pickup_code": booking.pickup_code})  # a colleague hands it over too
+    assert again.status_code == 409
+    back = f"/staff/test-drives/bookings/{booking.reference}/return"
+    assert client.post(back, data={"note": "fine"}).status_code == 302
+    assert client.post(back, data={"note": "again"}).status_code == 409  # checked in twice: refunded once
     db.refresh(booking)
     assert booking.status is BookingStatus.COMPLETED and booking.deposit_released_at is not None
+    assert [a.action for a in db.scalars(select(AuditLog).where(AuditLog.entity_id == booking.reference)
+                                         .order_by(AuditLog.id))] == ["test_drive.pick_up", "test_drive.return"]
 
 
 # --- constant query counts ------------------------------------------------------------------------------------------

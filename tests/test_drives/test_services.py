@@ -470,3 +470,47 @@ def test_postgres_refuses_overlapping_rows_written_around_the_services(db, world
     with pytest.raises(IntegrityError, match="ex_test_drive_bookings_vehicle_overlap"), db.begin_nested():
         db.add(second)
         db.flush()
+
+
+# --- SQLite: one writer at a time, and a writer whose reads are out of date is refused with a 409 -------------------
+
+
+def test_sqlite_a_change_made_from_an_out_of_date_read_is_a_conflict_not_a_crash(tmp_path, store_clock):
+    """Two requests cancel one drive on a SQLite file: the one that read before the other committed gets a 409
+    (SQLite refuses its write), never a 500, and the place goes back once."""
+    from sqlalchemy.orm import Session
+
+    from storefront.extensions import db as flask_db
+    from tests import factories
+    from tests.conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'drives.db'}")
+    with app.app_context():
+        models.Base.metadata.create_all(flask_db.engine)
+        engine = flask_db.engine
+    with app.test_request_context("/"):
+        with Session(engine) as setup:
+            catalog = factories.small_catalog(setup)
+            setup.add(models.TestDriveFleet(dealer=catalog.dealers[0], car_model=catalog.car_models[0], demo_cars=2))
+            shopper = factories.make_user(setup, email="sqlite-racer@example.com")
+            booking = services.book_showroom_drive(
+                setup, shopper=shopper, dealer=catalog.dealers[0], car_model=catalog.car_models[0],
+                starts_at=store_clock.at(store_clock.day(1), 10, 30), contact_name="Li", mobile="13800138000",
+                licence_confirmed=True)
+            setup.commit()
+            booking_id, shopper_id = booking.id, shopper.id
+        with Session(engine) as slow, Session(engine) as quick:
+            stale = slow.get(TestDriveBooking, booking_id)  # this request has read the booking...
+            assert stale is not None and stale.status is BookingStatus.BOOKED
+            services.cancel_booking(quick, booking=quick.get(TestDriveBooking, booking_id),
+                                    actor=quick.get(models.User, shopper_id))
+            quick.commit()  # ...and another one cancelled it meanwhile
+            with pytest.raises(ConflictError) as refused:
+                services.cancel_booking(slow, booking=stale, actor=slow.get(models.User, shopper_id))
+            assert refused.value.code == "busy"
+            slow.rollback()
+        with Session(engine) as check:
+            assert check.scalar(select(TestDriveSlot.booked)) == 0
+            assert check.scalar(select(func.count()).select_from(OutboxMessage)
+                                .where(OutboxMessage.kind == "test_drives/cancelled")) == 1
+    engine.dispose()
