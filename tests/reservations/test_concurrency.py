@@ -308,6 +308,49 @@ def test_cancelling_one_reservation_twice_at_once_refunds_and_mails_once(app, pg
                 models.AuditLog.entity_id == reservation.reference)) <= 1
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("pair", [("pickup", "pickup"), ("pickup", "cancel")])
+def test_staff_pickup_racing_a_pickup_or_a_cancel_changes_the_reservation_once(app, pg_store, pair):
+    from storefront.payments import services as payments
+
+    staff = _staff_of(pg_store)
+    for _round in range(3):
+        [car] = pg_store.add_vehicles(1)
+        [user] = pg_store.add_users(1)
+        outcome, reservation_id = attempt(app, pg_store, user, uuid.uuid4().hex, vehicle_id=car)
+        assert outcome == "ok"
+        with app.test_request_context(), pg_store.make_session() as s:  # the deposit is paid: confirmed
+            payments.settle_demo_payment(s, payment=services.payment_of(s, s.get(Reservation, reservation_id)),
+                                         pay=True)
+            s.commit()
+
+        def act(what: str, reservation_id: int = reservation_id, shopper: int = user) -> tuple[str, int | None]:
+            with app.test_request_context(), pg_store.make_session() as s:
+                reservation = s.get(Reservation, reservation_id)
+                try:
+                    if what == "pickup":
+                        services.complete(s, reservation=reservation, by=s.get(models.User, staff))
+                    else:
+                        services.cancel(s, reservation=reservation, by=s.get(models.User, shopper), reason="")
+                    s.commit()
+                    return "ok", None
+                except ConflictError:
+                    s.rollback()
+                    return "conflict", None
+
+        answers = race([lambda w=w: act(w) for w in pair], workers=2)
+        assert sorted(a for a, _ in answers) == ["conflict", "ok"], answers
+        with pg_store.make_session() as s:
+            reservation = s.get(Reservation, reservation_id)
+            assert s.scalar(sa.select(sa.func.count(models.AuditLog.id)).where(
+                models.AuditLog.entity_id == reservation.reference)) <= 1
+            vehicle = s.get(Vehicle, car)
+            assert (reservation.status, vehicle.status) in {
+                (ReservationStatus.COMPLETED, VehicleStatus.SOLD),
+                (ReservationStatus.CANCELLED, VehicleStatus.IN_STOCK),
+                (ReservationStatus.REFUNDED, VehicleStatus.IN_STOCK)}
+
+
 def _stripe_reservation(app: Flask, store: Store) -> tuple[Reservation, Payment]:
     [car] = store.add_vehicles(1)
     [user] = store.add_users(1)
