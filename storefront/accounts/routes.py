@@ -34,6 +34,7 @@ from storefront.accounts.forms import (
     ResetRequestForm,
 )
 from storefront.auth import FRESH_LOGIN_MAX_AGE, mark_fresh_login
+from storefront.demo import access as demo_access
 from storefront.errors import DomainError, error_response
 from storefront.extensions import db, limiter
 from storefront.i18n import localised
@@ -158,6 +159,8 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             user = services.authenticate(db.session, email=form.email.data, password=form.password.data)
+            if not demo_access.may_sign_in(user.email):  # demo passwords are public: see storefront/demo/access.py
+                raise DomainError(_("Email or password is incorrect."))
         except DomainError as error:
             _show_error(form, error)
         else:
