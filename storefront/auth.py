@@ -39,12 +39,13 @@ def load_user(alternative_id: str) -> User | None:
     a new store epoch (a demo reset) signs everybody out. One query reads the user and the epoch."""
     user_id, _, rest = alternative_id.partition(":")
     token, _, epoch = rest.partition(":")
-    if not (user_id.isascii() and user_id.isdigit()) or len(user_id) > 18:
+    if not (user_id.isascii() and user_id.isdigit()) or len(user_id) > 10 or int(user_id) > 2_147_483_647:
         return None
     row = db.session.execute(select(User, _session_epoch_column()).where(User.id == int(user_id))).first()
     if row is None:
         return None
-    user, current_epoch = row
+    user: User = row[0]
+    current_epoch: str | None = row[1]
     if not user.is_active or user.session_token != token or epoch != (current_epoch or ""):
         return None
     return user

@@ -42,8 +42,8 @@ def test_signed_in_pages_are_never_stored(client, login_as, customer, catalog, p
     assert response.headers["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize("path", ["/staff/", "/staff/vehicles", "/staff/users", "/staff/reservations/", "/staff/audit", "/staff/vehicles/export.csv",
-                                  "/staff/insights/export.csv"])
+@pytest.mark.parametrize("path", ["/staff/", "/staff/vehicles", "/staff/users", "/staff/reservations/", "/staff/audit",
+                                  "/staff/vehicles/export.csv", "/staff/insights/export.csv"])
 def test_staff_lists_and_exports_are_never_stored(client, login_as, admin_user, catalog, path):
     login_as(admin_user)
     response = client.get(path)
