@@ -226,3 +226,9 @@ def test_a_reset_signs_everyone_out(store):
     again = store.test_client()
     as_new_request(again).post("/demo/sign-in", data={"account": "shopper"})
     assert as_new_request(again).get("/account/profile").status_code == 200
+    # "Keep me signed in" after a reset: the remember-me cookie carries the new epoch and restores the session.
+    remembered = store.test_client()
+    as_new_request(remembered).post("/account/login", data={
+        "email": "shopper@flagship.demo", "password": "demo-shopper-2026", "remember": "y"})
+    remembered.delete_cookie("session")
+    assert as_new_request(remembered).get("/account/profile").status_code == 200
