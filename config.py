@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent
+MIN_DEMO_ACCESS_CODE_LENGTH = 16
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -61,6 +62,14 @@ class Config:
         self.SUPPORTED_LOCALES = ("zh_Hans_CN", "en")
         self.STORE_TIMEZONE = "Asia/Shanghai"
         self.DEMO_MODE = _env_bool("DEMO_MODE", False)
+        # Presenter access code: when set, /demo/ shows nothing and one-click sign-in works only after it has been
+        # typed (compared in constant time). Production refuses DEMO_MODE without one (see ProductionConfig).
+        self.DEMO_ACCESS_CODE = env.get("DEMO_ACCESS_CODE", "")
+        # The demo payment provider (pay without money) has its own switch: on by default outside production,
+        # off in production unless DEMO_PAYMENTS=1. A demo payment is paid only while the switch is on.
+        self.DEMO_PAYMENTS = _env_bool("DEMO_PAYMENTS", self.ENV_NAME != "production")
+        # Strict-Transport-Security on every response (production: the store is only ever served over https).
+        self.HSTS_SECONDS = _env_int("HSTS_SECONDS", 31_536_000 if self.ENV_NAME == "production" else 0)
         self.PAGE_SIZE = _env_int("PAGE_SIZE", 12)
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
         self.LOG_FORMAT = env.get("LOG_FORMAT", "text")  # "json" for one JSON object per line
@@ -125,6 +134,13 @@ class ProductionConfig(Config):
         missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not getattr(self, name)]
         if missing:
             raise RuntimeError(f"production configuration is missing: {', '.join(missing)}")
+        # Demo mode hands out one-click sign-in (admin included) and a reset that erases the database: in
+        # production only behind a presenter access code long enough not to be guessed under the rate limit.
+        if self.DEMO_MODE and len(self.DEMO_ACCESS_CODE) < MIN_DEMO_ACCESS_CODE_LENGTH:
+            raise RuntimeError(
+                "production refuses DEMO_MODE without a DEMO_ACCESS_CODE of at least "
+                f"{MIN_DEMO_ACCESS_CODE_LENGTH} characters"
+            )
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -9,10 +9,10 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import abort, redirect, request, session, url_for
-from flask_login import current_user, login_required, user_loaded_from_cookie
+from flask_login import current_user, login_required, user_loaded_from_cookie, user_logged_in
 from sqlalchemy import select
 
-from models import User
+from models import StoreSetting, User
 from storefront import clock
 from storefront.extensions import db, login_manager
 from storefront.security import is_safe_next
@@ -20,16 +20,44 @@ from storefront.security import is_safe_next
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# The store's session epoch (StoreSetting row): a demo reset writes a new random one, which ends every session made
+# before it -- the reset brings back the seeded session tokens, so the tokens alone cannot do that.
+SESSION_EPOCH_KEY = "session_epoch"
+
+
+def _session_epoch_column() -> Any:
+    return select(StoreSetting.value).where(StoreSetting.key == SESSION_EPOCH_KEY).scalar_subquery()
+
+
+def current_session_epoch() -> str:
+    return db.session.scalar(select(_session_epoch_column())) or ""
+
+
 @login_manager.user_loader
 def load_user(alternative_id: str) -> User | None:
-    """Cookie holds '<id>:<session_token>'; rotating the token logs every session out."""
-    user_id, _, token = alternative_id.partition(":")
-    if not user_id.isdigit():
+    """The session holds '<id>:<session_token>:<epoch>': rotating the user's token signs that user out everywhere,
+    a new store epoch (a demo reset) signs everybody out. One query reads the user and the epoch."""
+    user_id, _, rest = alternative_id.partition(":")
+    token, _, epoch = rest.partition(":")
+    if not (user_id.isascii() and user_id.isdigit()) or len(user_id) > 10 or int(user_id) > 2_147_483_647:
         return None
-    user = db.session.scalar(select(User).where(User.id == int(user_id)))
-    if user is None or not user.is_active or user.session_token != token:
+    row = db.session.execute(select(User, _session_epoch_column()).where(User.id == int(user_id))).first()
+    if row is None:
+        return None
+    user: User = row[0]
+    current_epoch: str | None = row[1]
+    if not user.is_active or user.session_token != token or epoch != (current_epoch or ""):
         return None
     return user
+
+
+@user_logged_in.connect
+def _stamp_session_epoch(_app: Any, user: User) -> None:
+    """login_user stored user.get_id(); add the store's epoch, once a reset made one (the remember-me cookie
+    copies this value too)."""
+    epoch = current_session_epoch()
+    if epoch:
+        session["_user_id"] = f"{user.get_id()}:{epoch}"
 
 
 @user_loaded_from_cookie.connect

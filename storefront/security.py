@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, abort, current_app, g, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -32,6 +32,38 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+# --- Transport and privacy headers (issue 11): HSTS in production, no-store on personal pages ----------------
+
+
+def add_transport_and_privacy_headers(response: Response) -> Response:
+    """Strict-Transport-Security on every response when HSTS_SECONDS > 0 (production's default: a year), and
+    `Cache-Control: no-store` on whatever a signed-in user is shown (profile, my reservations, staff lists) and
+    on every download (CSV exports): no browser or shared cache keeps personal data. Static files stay cacheable.
+
+    Kept apart from the caching headers of anonymous pages on purpose; for a signed-in user this one wins.
+    """
+    hsts_seconds = int(current_app.config.get("HSTS_SECONDS") or 0)
+    if hsts_seconds > 0:
+        response.headers["Strict-Transport-Security"] = f"max-age={hsts_seconds}; includeSubDomains"
+    if request.endpoint == "static":
+        return response
+    is_download = response.mimetype == "text/csv" or "attachment" in response.headers.get("Content-Disposition", "")
+    if is_download or _signed_in():
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.pop("Expires", None)
+        response.headers.pop("ETag", None)
+    return response
+
+
+def _signed_in() -> bool:
+    """The user this request loaded, else whether the session names one (no query here: the database may be the
+    reason this is an error page)."""
+    user = g.get("_login_user")
+    if user is not None:
+        return bool(user.is_authenticated)
+    return "_user_id" in session
+
+
 def is_safe_next(target: str | None) -> bool:
     """Only same-site relative paths: refuses https://evil.com, //evil.com, /\\evil.com and the like."""
     if not target:
@@ -53,6 +85,7 @@ def refuse_nul_characters() -> None:
 def init_security(app: Flask) -> None:
     app.before_request(refuse_nul_characters)
     app.after_request(add_security_headers)
+    app.after_request(add_transport_and_privacy_headers)
     trust_proxies(app, int(app.config.get("TRUSTED_PROXY_COUNT") or 0))
 
 

@@ -34,6 +34,7 @@ from storefront.accounts.forms import (
     ResetRequestForm,
 )
 from storefront.auth import FRESH_LOGIN_MAX_AGE, mark_fresh_login
+from storefront.demo import access as demo_access
 from storefront.errors import DomainError, error_response
 from storefront.extensions import db, limiter
 from storefront.i18n import localised
@@ -158,6 +159,8 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             user = services.authenticate(db.session, email=form.email.data, password=form.password.data)
+            if not demo_access.may_sign_in(user.email):  # demo passwords are public: see storefront/demo/access.py
+                raise DomainError(_("Email or password is incorrect."))
         except DomainError as error:
             _show_error(form, error)
         else:
@@ -181,21 +184,47 @@ def logout() -> ResponseReturnValue:
 @bp.route("/register", methods=["GET", "POST"])
 @_limit(REGISTER_PER_ADDRESS)
 def register() -> ResponseReturnValue:
+    """Sign up: the account is made when the link mailed to the address is opened. A taken address answers
+    exactly like a free one (its owner gets a mail instead), so the form reveals no accounts."""
     form = RegisterForm(next=request.args.get("next", ""))
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("accounts.profile"))
     if form.validate_on_submit():
         try:
-            user = services.register(db.session, email=form.email.data, password=form.password.data,
-                                     name=form.name.data or "", locale=_locale())
+            services.register(db.session, email=form.email.data, password=form.password.data,
+                              name=form.name.data or "", locale=_locale(), next_url=form.next.data or "")
         except DomainError as error:
             _show_error(form, error)
         else:
             db.session.commit()
-            _start_session(user, remember=False)
-            flash(_("Welcome to Flagship! Your account is ready."), "success")
-            return redirect(_landing(user, form.next.data))
+            flash(_("Almost done: we have emailed a link to %(email)s. Open it within %(hours)d hours to finish "
+                    "creating your account.", email=services.normalise_email(form.email.data),
+                    hours=services.REGISTRATION_HOURS), "info")
+            return redirect(url_for("accounts.login"))
     return render_template("accounts/register.html", form=form)
+
+
+@bp.route("/register/<token>", methods=["GET", "POST"])
+def confirm_registration(token: str) -> ResponseReturnValue:
+    """The link from the sign-up mail: shows the account it makes, and makes it on POST (mail scanners that
+    open links change nothing), then signs the new shopper in."""
+    form = ConfirmEmailForm()
+    try:
+        pending = services.registration_link(db.session, token=token)
+    except DomainError as error:
+        form.form_errors.append(error.user_message)
+        return _private(render_template("accounts/register_confirm.html", form=form, pending=None), 400)
+    if form.validate_on_submit():
+        try:
+            user = services.confirm_registration(db.session, token=token, locale=_locale())
+        except DomainError as error:
+            _show_error(form, error)
+            return _private(render_template("accounts/register_confirm.html", form=form, pending=None), 409)
+        db.session.commit()
+        _start_session(user, remember=False)
+        flash(_("Welcome to Flagship! Your account is ready."), "success")
+        return redirect(_landing(user, pending.next_url))
+    return _private(render_template("accounts/register_confirm.html", form=form, pending=pending))
 
 
 class _ProfileForms(NamedTuple):

@@ -8,10 +8,12 @@ import functools
 import hashlib
 import re
 import secrets
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -29,6 +31,8 @@ RESET_TOKEN_LIFETIME = dt.timedelta(minutes=30)
 RESET_LINK_MINUTES = int(RESET_TOKEN_LIFETIME.total_seconds() // 60)  # as the mails and pages say it
 EMAIL_CHANGE_LIFETIME = dt.timedelta(hours=24)
 EMAIL_CHANGE_HOURS = int(EMAIL_CHANGE_LIFETIME.total_seconds() // 3600)
+REGISTRATION_LIFETIME = dt.timedelta(hours=24)
+REGISTRATION_HOURS = int(REGISTRATION_LIFETIME.total_seconds() // 3600)
 MIN_PASSWORD_LENGTH = 12  # OWASP ASVS 4.0.3 V2.1.1
 MAX_PASSWORD_LENGTH = 128  # argon2 has no length limit; this only keeps hashing cheap for silly inputs
 MOBILE_NUMBER = re.compile(r"^1[3-9]\d{9}$")  # mainland China mobile, 11 digits
@@ -107,9 +111,81 @@ def create_user(
     return user
 
 
-def register(session: Session, *, email: str, password: str, name: str = "", locale: str) -> User:
-    """A shopper signs up: the account plus a welcome mail in their language."""
-    user = create_user(session, email=email, password=password, name=name)
+def register(session: Session, *, email: str, password: str, name: str = "", locale: str, next_url: str = "") -> None:
+    """A shopper signs up. Nothing is stored yet: the address gets a link that finishes the sign-up, or, when it
+    already has an account, a note saying so (with the sign-in and reset links) instead.
+
+    Both cases do the same work (a password hash, one rendered mail) and the caller answers both the same, so
+    the form tells nobody which addresses have accounts. The link carries the new account (email, name and the
+    argon2 hash of the password, never the password) signed with SECRET_KEY; it works for REGISTRATION_LIFETIME.
+    """
+    email = normalise_email(email)
+    _require_good_password(password, email=email, field="password")
+    pending = {"email": email, "hash": hash_password(password), "name": name.strip()[:80], "next": next_url[:300]}
+    owner = find_user_by_email(session, email)
+    if owner is not None:
+        queue_mail(
+            session, to=owner.email, template="accounts/already_registered",
+            subject="Someone tried to create a Flagship account with your email address", locale=locale,
+            name=owner.name, login_url=public_url("accounts.login"), reset_url=public_url("accounts.reset_request"),
+        )
+    else:
+        queue_mail(
+            session, to=email, template="accounts/confirm_registration",
+            subject="Confirm your email address to finish creating your Flagship account", locale=locale,
+            name=pending["name"], hours=REGISTRATION_HOURS,
+            confirm_url=public_url("accounts.confirm_registration", token=_registration_links().dumps(pending)),
+        )
+    session.flush()
+
+
+class PendingRegistration(NamedTuple):
+    email: str
+    name: str
+    next_url: str
+
+
+def _registration_links() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(str(current_app.config["SECRET_KEY"]), salt="flagship-registration")
+
+
+def _read_registration_link(token: str) -> dict[str, str]:
+    try:
+        data = _registration_links().loads(token, max_age=int(REGISTRATION_LIFETIME.total_seconds()))
+    except SignatureExpired:
+        raise DomainError(_("This link has expired: links work for %(hours)d hours. Please register again.",
+                            hours=REGISTRATION_HOURS)) from None
+    except BadSignature:
+        raise DomainError(_("This link is not valid. Check that you copied the whole link, or register again.")) \
+            from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("email", "hash", "name", "next")):
+        raise DomainError(_("This link is not valid. Check that you copied the whole link, or register again."))
+    return data
+
+
+def registration_link(session: Session, *, token: str) -> PendingRegistration:
+    """What a sign-up link will create; DomainError when it is invalid, expired or already used."""
+    data = _read_registration_link(token)
+    if find_user_by_email(session, data["email"]) is not None:
+        raise DomainError(_("This link has already been used: sign in with your email address and password."))
+    return PendingRegistration(data["email"], data["name"], data["next"])
+
+
+def confirm_registration(session: Session, *, token: str, locale: str) -> User:
+    """Use a sign-up link: the account is created now (once: the unique email index settles two clicks at once),
+    with a welcome mail in the shopper's language."""
+    data = _read_registration_link(token)
+    used = DomainError(_("This link has already been used: sign in with your email address and password."))
+    if find_user_by_email(session, data["email"]) is not None:
+        raise used
+    user = User(email=data["email"], password_hash=data["hash"], name=data["name"], role=Role.CUSTOMER,
+                session_token=new_session_token(), password_changed_at=clock.now())
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        raise used from None
     queue_mail(
         session, to=user.email, template="accounts/welcome", subject="Welcome to the Flagship store",
         locale=locale, name=user.name, models_url=public_url("catalog.listing"),
@@ -193,12 +269,20 @@ def _token_hash(raw_token: str) -> str:
 
 
 def request_password_reset(session: Session, *, email: str, locale: str) -> PasswordResetToken | None:
-    """Mail a single-use link valid for RESET_TOKEN_LIFETIME if the account exists; None (and no mail) if not.
+    """Mail a single-use link valid for RESET_TOKEN_LIFETIME if the account exists; if not, mail the address a
+    note that it has no account (and return None).
 
-    The caller must answer the same either way, so nobody learns which emails have accounts.
+    The caller must answer the same either way, so nobody learns which emails have accounts; queueing a mail in
+    both cases keeps the time of the answer the same too.
     """
     user = find_user_by_email(session, email)
     if user is None or not user.is_active:
+        # The same work as for an account (a rendered mail queued for the address), so the answer takes as long.
+        queue_mail(
+            session, to=normalise_email(email), template="accounts/reset_no_account",
+            subject="Reset your Flagship password", locale=locale, register_url=public_url("accounts.register"),
+        )
+        session.flush()
         return None
     raw_token, link = _new_link(RESET_TOKEN_LIFETIME)
     token = PasswordResetToken(user=user, **link)

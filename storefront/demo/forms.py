@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import DateField, HiddenField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 
@@ -21,6 +21,10 @@ class ConfirmForm(FlaskForm):
 
 class ResetForm(FlaskForm):
     confirm = HiddenField(validators=[DataRequired()])
+
+
+class AccessCodeForm(FlaskForm):
+    code = PasswordField(_l("Presenter access code"), validators=[DataRequired(), Length(max=200)])
 
 
 class SignInForm(FlaskForm):

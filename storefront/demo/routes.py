@@ -17,8 +17,9 @@ from sqlalchemy import select
 from models import Role, User
 from storefront import clock
 from storefront.auth import admin_required, mark_fresh_login, require_staff
-from storefront.demo import queries, services, tour
+from storefront.demo import access, queries, services, tour
 from storefront.demo.forms import (
+    AccessCodeForm,
     ConfirmForm,
     DateRangeForm,
     HandoverForm,
@@ -29,7 +30,7 @@ from storefront.demo.forms import (
 )
 from storefront.demo.store_clock import load_store_clock, load_store_clock_for_request, with_store_clock
 from storefront.errors import DomainError
-from storefront.extensions import db
+from storefront.extensions import db, limiter
 from storefront.security import is_safe_next
 
 bp = Blueprint("demo", __name__, url_prefix="/demo", cli_group="demo")
@@ -47,6 +48,14 @@ def demo_mode() -> bool:
 def _require_demo_mode() -> None:
     if not demo_mode():
         abort(403, description=_("Demo mode is off: reset and time travel only work in the demo store."))
+
+
+def _require_presenter() -> None:
+    """Demo mode, and the presenter access code typed in this session when one is set (see demo/access.py)."""
+    if not demo_mode():
+        abort(404)
+    if not access.presenter_unlocked():
+        abort(403, description=_("Enter the presenter access code on the presenter page first."))
 
 
 @bp.app_context_processor
@@ -75,6 +84,8 @@ def demo_accounts() -> list[dict[str, Any]]:
 def presenter() -> str:
     if not demo_mode():
         abort(404)
+    if not access.presenter_unlocked():  # nothing of the demo (accounts, passwords, tour) before the code
+        return render_template("demo/unlock.html", form=AccessCodeForm())
     accounts = demo_accounts()
     emails = [a["email"] for a in accounts]
     present = set(db.session.scalars(select(User.email).where(User.email.in_(emails))))
@@ -89,7 +100,7 @@ def _sign_in_as(key: str) -> User | None:
     user = db.session.scalar(select(User).where(User.email == email, User.is_active.is_(True))) if email else None
     if user is None:
         return None
-    keep = {name: session[name] for name in ("lang", tour.SESSION_KEY) if name in session}
+    keep = {name: session[name] for name in ("lang", tour.SESSION_KEY, access.SESSION_KEY) if name in session}
     session.clear()
     session.update(keep)
     login_user(user, fresh=True)
@@ -97,10 +108,28 @@ def _sign_in_as(key: str) -> User | None:
     return user
 
 
+def _limits_off() -> bool:
+    return not current_app.config.get("RATELIMIT_ENABLED", True)
+
+
+@bp.post("/unlock")
+@limiter.limit("5 per minute;30 per hour", exempt_when=_limits_off)
+def unlock() -> Any:
+    """The presenter types the access code (DEMO_ACCESS_CODE); rate-limited per address, compared in constant
+    time."""
+    if not demo_mode() or not access.code_required():
+        abort(404)
+    form = AccessCodeForm()
+    if form.validate() and access.unlock(form.code.data or ""):
+        flash(_("Presenter access granted."), "success")
+        return redirect(url_for("demo.presenter"))
+    form.code.errors = [_("That is not the presenter access code.")]
+    return render_template("demo/unlock.html", form=form), 403
+
+
 @bp.post("/sign-in")
 def sign_in() -> Response:
-    if not demo_mode():
-        abort(404)
+    _require_presenter()
     form = SignInForm()
     if not form.validate():
         abort(400)
@@ -134,8 +163,7 @@ def _go_to_step(number: int, skipped: list[int]) -> Response:
 
 @bp.post("/tour/start")
 def tour_start() -> Response:
-    if not demo_mode():
-        abort(404)
+    _require_presenter()
     if not TourForm().validate():
         abort(400)
     return _go_to_step(1, [])
@@ -144,8 +172,7 @@ def tour_start() -> Response:
 @bp.post("/tour/go")
 def tour_go() -> Response:
     """Next, Back and Skip on the tour bar: go to step N (Skip also notes the step it left)."""
-    if not demo_mode():
-        abort(404)
+    _require_presenter()
     form = TourForm()
     current = tour.state()
     if not form.validate() or current is None:

@@ -31,10 +31,14 @@ def load_store_clock() -> None:
 
 
 def load_store_clock_for_request() -> None:
-    """before_app_request hook; static files never need the clock."""
+    """before_app_request hook; static files never need the clock. In demo mode, waits out a running reset."""
     if request.endpoint == "static":
         g.pop(G_OFFSET, None)
         return
+    if current_app.config.get("DEMO_MODE"):
+        from storefront.demo.reset import wait_for_running_reset
+
+        wait_for_running_reset()  # before the first query: a reset may be rebuilding the schema right now
     load_store_clock()
 
 

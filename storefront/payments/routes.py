@@ -40,7 +40,8 @@ def webhook() -> Any:
 def demo_page(token: str) -> str:
     payment = services.demo_payment(db.session, token=token)
     return render_template("payments/demo.html", payment=payment, token=token, now=now(),
-                           pending=payment.status is PaymentStatus.PENDING)
+                           pending=payment.status is PaymentStatus.PENDING,
+                           demo_payments_on=services.demo_provider_allowed())
 
 
 @bp.post("/demo/<token>")

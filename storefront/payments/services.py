@@ -78,9 +78,9 @@ def provider() -> PaymentProvider:
 
 
 def demo_provider_allowed() -> bool:
-    """Never fake payments in production unless the store runs as a demo."""
-    config = current_app.config
-    return config.get("ENV_NAME") != "production" or bool(config.get("DEMO_MODE"))
+    """The demo provider's own switch, DEMO_PAYMENTS (off in production unless set): read when a demo payment
+    is opened and again when one is paid, so switching it off stops payments already opened too."""
+    return bool(current_app.config.get("DEMO_PAYMENTS"))
 
 
 def minimum_window() -> dt.timedelta:
@@ -407,6 +407,8 @@ def settle_demo_payment(session: Session, *, payment: Payment, pay: bool) -> Pay
         raise NotFoundError(_("This payment page does not exist."))
     if payment.status is not PaymentStatus.PENDING:
         return None
+    if pay and not demo_provider_allowed():
+        raise DomainError(_("Demo payments are switched off in this store, so nothing can be paid here."))
     if now() >= payment.expires_at:
         outcome = PaymentOutcome.EXPIRED
     else:

@@ -35,22 +35,53 @@ def _mails(db, kind: str) -> list[models.OutboxMessage]:
 # --- registration and passwords ---------------------------------------------------------------------------------
 
 
-def test_register_creates_customer_with_argon2id_hash_and_welcome_mail(db, request_ctx):
-    user = services.register(db, email="  Li.Na@Example.COM ", password=NEW_PASSWORD, name=" 李娜 ",
-                             locale="zh_Hans_CN")
+def _confirm_link(mail: models.OutboxMessage) -> str:
+    return mail.body_text.split("/account/register/")[1].split()[0]
+
+
+def test_register_mails_a_link_and_the_link_creates_the_customer(db, request_ctx):
+    assert services.register(db, email="  Li.Na@Example.COM ", password=NEW_PASSWORD, name=" 李娜 ",
+                             locale="zh_Hans_CN") is None
+    assert db.scalar(select(func.count()).select_from(models.User)) == 0  # nothing until the inbox confirms
+    (mail,) = _mails(db, "accounts/confirm_registration")
+    assert mail.to_address == "li.na@example.com" and "李娜" in mail.body_text
+    token = _confirm_link(mail)
+    assert NEW_PASSWORD not in token
+    assert services.registration_link(db, token=token).email == "li.na@example.com"
+
+    user = services.confirm_registration(db, token=token, locale="zh_Hans_CN")
     assert user.email == "li.na@example.com" and user.name == "李娜" and user.role is models.Role.CUSTOMER
     assert user.password_hash.startswith("$argon2id$") and NEW_PASSWORD not in user.password_hash
     assert user.session_token and len(user.session_token) == 32
-    (mail,) = _mails(db, "accounts/welcome")
-    assert mail.to_address == "li.na@example.com" and mail.subject == "欢迎光临汽车旗舰店"
-    assert "李娜" in mail.body_text and "/models" in mail.body_html
+    (welcome,) = _mails(db, "accounts/welcome")
+    assert welcome.to_address == "li.na@example.com" and welcome.subject == "欢迎光临汽车旗舰店"
+    assert "李娜" in welcome.body_text and "/models" in welcome.body_html
+    with pytest.raises(DomainError, match="already been used"):  # a second click creates nothing
+        services.confirm_registration(db, token=token, locale="en")
 
 
-def test_register_refuses_an_email_that_exists_whatever_its_case(db, customer, request_ctx):
-    with pytest.raises(DomainError) as refused:
-        services.register(db, email="SHOPPER@example.com", password=NEW_PASSWORD, locale="en")
-    assert refused.value.field == "email"
+def test_register_with_a_taken_email_tells_its_owner_and_nobody_else(db, customer, request_ctx):
+    """Issue 11 row 10: no refusal that says the address has an account; its owner gets a mail instead."""
+    assert services.register(db, email="SHOPPER@example.com", password=NEW_PASSWORD, locale="en") is None
     assert db.scalar(select(func.count()).select_from(models.User)) == 1
+    assert _mails(db, "accounts/confirm_registration") == []
+    (mail,) = _mails(db, "accounts/already_registered")
+    assert mail.to_address == customer.email and "already has one" in mail.body_text
+    assert "/account/reset" in mail.body_text
+
+
+@pytest.mark.parametrize("token", ["", "nonsense", "eyJlbWFpbCI6ImFAYi5jIn0.forged.signature"])
+def test_forged_registration_links_create_nothing(db, request_ctx, token):
+    with pytest.raises(DomainError, match="not valid"):
+        services.confirm_registration(db, token=token, locale="en")
+
+
+def test_registration_links_expire(db, request_ctx, monkeypatch):
+    services.register(db, email="late@example.com", password=NEW_PASSWORD, locale="en")
+    (mail,) = _mails(db, "accounts/confirm_registration")
+    monkeypatch.setattr(services, "REGISTRATION_LIFETIME", dt.timedelta(seconds=-1))
+    with pytest.raises(DomainError, match="expired"):
+        services.confirm_registration(db, token=_confirm_link(mail), locale="en")
 
 
 @pytest.mark.parametrize(
@@ -180,9 +211,18 @@ def _raw_token_from(mail: models.OutboxMessage) -> str:
     return mail.body_text.split("/account/reset/")[1].split()[0]
 
 
-def test_reset_request_for_unknown_email_sends_nothing(db, request_ctx):
-    assert services.request_password_reset(db, email="nobody@example.com", locale="en") is None
-    assert _mails(db, "accounts/password_reset") == []
+def test_reset_request_for_unknown_email_sends_no_link_but_does_the_same_work(db, request_ctx, count_queries):
+    """Issue 11 row 10: a known and an unknown address both cost a rendered mail, so they answer in like time."""
+    factories.make_user(db, email="known@example.com")
+    with count_queries() as unknown:
+        assert services.request_password_reset(db, email="Nobody@example.com", locale="en") is None
+    with count_queries() as known:
+        assert services.request_password_reset(db, email="known@example.com", locale="en") is not None
+    assert _mails(db, "accounts/password_reset")[0].to_address == "known@example.com"  # the only link sent
+    (note,) = _mails(db, "accounts/reset_no_account")
+    assert note.to_address == "nobody@example.com" and "/account/reset/" not in note.body_text
+    assert note.subject == _mails(db, "accounts/password_reset")[0].subject
+    assert known.count - unknown.count <= 1  # the token row is the only extra statement
 
 
 def test_reset_token_is_random_stored_hashed_and_expires_in_30_minutes(db, customer, request_ctx):

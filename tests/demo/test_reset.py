@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 
 import config
 import models
 from storefront import clock, create_app, database
+from storefront.auth import SESSION_EPOCH_KEY
 from storefront.cli import run_seeders
 from storefront.demo import services
-from storefront.demo.reset import SEED_INSTANT, dump_rows, reset_store
-from storefront.errors import DomainError
+from storefront.demo.reset import RESET_LOCK_ID, SEED_INSTANT, dump_rows, reset_store
+from storefront.errors import ConflictError, DomainError
 from storefront.events import record_event
 from storefront.extensions import db as flask_db
 
@@ -32,6 +36,7 @@ def store(scratch_database_url):
 
 
 def table_rows(engine) -> dict[str, dict[tuple, dict]]:
+    """Every row by primary key; the session epoch a reset writes is left out: it is meant to differ each time."""
     existing = sa.MetaData()
     with engine.connect() as conn:
         existing.reflect(conn)
@@ -41,6 +46,7 @@ def table_rows(engine) -> dict[str, dict[tuple, dict]]:
             result[name] = {
                 tuple(row._mapping[c.name] for c in key_columns): dict(row._mapping)
                 for row in conn.execute(sa.select(table))
+                if not (name == "store_settings" and row._mapping["key"] == SESSION_EPOCH_KEY)
             }
     return result
 
@@ -156,3 +162,73 @@ def test_reset_refused_outside_demo_mode_over_get_and_unconfirmed(client, login_
     assert client.get("/staff/insights/demo/reset").status_code == 405
     assert client.post("/staff/insights/demo/reset", data={}).status_code == 400
     assert client.post("/staff/insights/demo/reset", data={"confirm": "no"}).status_code == 400
+
+
+@contextmanager
+def reset_lock_held_elsewhere(engine):
+    """The reset lock as another worker or `flask demo reset` would hold it (another connection / open file)."""
+    if engine.dialect.name == "postgresql":
+        other = sa.create_engine(engine.url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+        with other.connect() as conn:
+            assert conn.scalar(sa.text("SELECT pg_try_advisory_lock(:id)"), {"id": RESET_LOCK_ID})
+            yield
+        other.dispose()
+    else:
+        with open(f"{engine.url.database}.reset-lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            yield
+
+
+def test_one_reset_at_a_time_across_processes(store):
+    """Issue 11 row 11: the guard is in the database (or next to the SQLite file), not in this process."""
+    client = store.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    client.post("/demo/sign-in", data={"account": "admin"})
+    flask_db.session.close()
+    before = table_rows(flask_db.engine)
+    with reset_lock_held_elsewhere(flask_db.engine):
+        with pytest.raises(ConflictError, match="already running"):
+            reset_store()
+        response = client.post("/staff/insights/demo/reset", data={"confirm": "yes"})
+        assert response.status_code == 409 and "already running" in response.get_data(as_text=True)
+        result = store.test_cli_runner().invoke(args=["demo", "reset", "--yes"])
+        assert result.exit_code != 0 and "already running" in result.output
+    assert table_rows(flask_db.engine) == before  # nothing was dropped
+
+
+def as_new_request(client):
+    """The fixture's app context outlives requests, and Flask-Login caches the last request's user in g."""
+    g.pop("_login_user", None)
+    return client
+
+
+@pytest.mark.slow
+def test_a_reset_signs_everyone_out(store):
+    """Issue 11 row 11: every session from before a reset ends, including a copied cookie whose owner had
+    signed out (the reset brings the seeded session tokens back; the session epoch does not come back)."""
+    shopper, copied, admin = store.test_client(), store.test_client(), store.test_client()
+    for client, account in ((shopper, "shopper"), (copied, "shopper"), (admin, "admin")):
+        as_new_request(client).post("/demo/sign-in", data={"account": account})
+    assert as_new_request(shopper).get("/account/profile").status_code == 200
+    stolen = copied.get_cookie("session").value
+    as_new_request(copied).post("/account/logout")  # rotates the shopper's token: the copied cookie stops working...
+    thief = store.test_client()
+    thief.set_cookie("session", stolen)
+    assert as_new_request(thief).get("/account/profile").status_code == 302
+    flask_db.session.close()
+
+    assert as_new_request(admin).post("/staff/insights/demo/reset", data={"confirm": "yes"}).location == "/demo/"
+
+    for client in (shopper, thief):  # ...and stays dead after the reset; the shopper's session ended too
+        response = as_new_request(client).get("/account/profile")
+        assert response.status_code == 302 and "/account/login" in response.location
+    assert as_new_request(admin).get("/staff/insights/demo").status_code == 200  # the admin was signed in again
+    again = store.test_client()
+    as_new_request(again).post("/demo/sign-in", data={"account": "shopper"})
+    assert as_new_request(again).get("/account/profile").status_code == 200
+    # "Keep me signed in" after a reset: the remember-me cookie carries the new epoch and restores the session.
+    remembered = store.test_client()
+    as_new_request(remembered).post("/account/login", data={
+        "email": "shopper@flagship.demo", "password": "demo-shopper-2026", "remember": "y"})
+    remembered.delete_cookie("session")
+    assert as_new_request(remembered).get("/account/profile").status_code == 200

@@ -13,7 +13,7 @@ from tests.e2e.conftest import assert_fits_the_phone, screenshot
 PASSWORD = "lantern orchard velvet"
 
 
-def test_register_sign_out_sign_in_and_profile(page):
+def test_register_sign_out_sign_in_and_profile(page, live_app):
     email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
     page.goto("/account/login")
     expect(page.locator("h1")).to_have_text("登录")
@@ -34,7 +34,8 @@ def test_register_sign_out_sign_in_and_profile(page):
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Repeat password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(re.compile(r"/account/profile$"))
+    expect(page.locator(".flash")).to_contain_text(f"we have emailed a link to {email}")
+    _finish_registration(page, live_app, email)
     expect(page.locator(".flash-success")).to_contain_text("Your account is ready")
     expect(page.locator("h1")).to_have_text("Hello, Li Na")
 
@@ -67,7 +68,7 @@ def test_change_email_confirmed_from_the_new_inbox(page, live_app):
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Repeat password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(re.compile(r"/account/profile$"))
+    _finish_registration(page, live_app, old_email)
 
     page.get_by_label("New email address").fill(new_email)
     page.locator("#em-password").fill("not the password at all")
@@ -89,8 +90,8 @@ def test_change_email_confirmed_from_the_new_inbox(page, live_app):
     expect(page.locator(".profile-header .meta")).to_contain_text(new_email)
 
 
-def _emailed_link(app, to_address: str) -> str:
-    """The confirmation link as the shopper would find it in the new inbox (the outbox holds the mail)."""
+def _emailed_link(app, to_address: str, kind: str = "accounts/email_change", path: str = "/account/email/") -> str:
+    """The confirmation link as the shopper would find it in the inbox (the outbox holds the mail)."""
     from sqlalchemy import select
 
     import models
@@ -98,9 +99,16 @@ def _emailed_link(app, to_address: str) -> str:
 
     with app.app_context():
         body = db.session.scalar(select(models.OutboxMessage.body_text).where(
-            models.OutboxMessage.to_address == to_address, models.OutboxMessage.kind == "accounts/email_change"))
+            models.OutboxMessage.to_address == to_address, models.OutboxMessage.kind == kind))
     assert body is not None
-    return "/account/email/" + body.split("/account/email/")[1].split()[0]
+    return path + body.split(path)[1].split()[0]
+
+
+def _finish_registration(page, app, email: str) -> None:
+    """Open the sign-up link from the inbox and press the button: the account is made and signed in."""
+    page.goto(_emailed_link(app, email, "accounts/confirm_registration", "/account/register/"))
+    page.get_by_role("button", name="Create my account").click()
+    expect(page).to_have_url(re.compile(r"/account/profile$"))
 
 
 def test_demo_shopper_signs_in_on_a_phone(phone_page):

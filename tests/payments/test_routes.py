@@ -275,3 +275,23 @@ def test_demo_page_refuses_unknown_tokens_and_stripe_payments(client, db, calls)
     assert client.post(f"/payments/demo/{payment.provider_session_id}", data={"action": "pay"}).status_code == 404
     db.refresh(payment)
     assert payment.status is PaymentStatus.PENDING
+
+
+def test_demo_payment_opened_while_the_switch_was_on_cannot_be_paid_once_it_is_off(client, db, app, calls,
+                                                                                   monkeypatch):
+    """Issue 11 row 7: a link to a demo payment is no free confirmation once demo payments are switched off."""
+    payment = demo_payment(db, app)
+    db.commit()  # the refusal page rolls the request's session back
+    monkeypatch.setitem(app.config, "ENV_NAME", "production")  # as the store was probed: demo mode switched off
+    monkeypatch.setitem(app.config, "DEMO_MODE", False)
+    monkeypatch.setitem(app.config, "DEMO_PAYMENTS", False)
+    page = client.get(payment.redirect_url, headers=EN).get_data(as_text=True)
+    assert 'value="pay"' not in page and "Demo payments are switched off" in page
+    reply = client.post(f"/payments/demo/{payment.provider_session_id}", data={"action": "pay"}, headers=EN)
+    assert reply.status_code in (403, 409, 422) and "switched off" in reply.get_data(as_text=True)
+    db.refresh(payment)
+    assert payment.status is PaymentStatus.PENDING and calls == []
+    monkeypatch.setitem(app.config, "DEMO_PAYMENTS", True)  # switched on again: the same link pays
+    assert client.post(f"/payments/demo/{payment.provider_session_id}", data={"action": "pay"}).status_code == 302
+    db.refresh(payment)
+    assert payment.status is PaymentStatus.PAID

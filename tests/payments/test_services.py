@@ -89,11 +89,20 @@ def test_bad_amounts_are_refused(db, app, amount):
         start(db, app, amount=amount)
 
 
-def test_demo_provider_is_refused_in_production(db, app, monkeypatch):
-    monkeypatch.setitem(app.config, "ENV_NAME", "production")
-    monkeypatch.setitem(app.config, "DEMO_MODE", False)
+def test_demo_provider_is_refused_when_its_switch_is_off(db, app, monkeypatch):
+    monkeypatch.setitem(app.config, "DEMO_PAYMENTS", False)
+    monkeypatch.setitem(app.config, "DEMO_MODE", True)  # demo mode alone does not switch demo payments on
     with pytest.raises(DomainError, match="not available"):
         start(db, app)
+
+
+def test_demo_payments_are_off_by_default_in_production(monkeypatch):
+    from config import ProductionConfig
+
+    monkeypatch.delenv("DEMO_PAYMENTS", raising=False)
+    assert ProductionConfig().DEMO_PAYMENTS is False
+    monkeypatch.setenv("DEMO_PAYMENTS", "1")
+    assert ProductionConfig().DEMO_PAYMENTS is True
 
 
 def test_stripe_checkout_session_request(db, app, fake_stripe):

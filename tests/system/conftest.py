@@ -13,7 +13,7 @@ so per-address limits count each simulated shopper separately and Secure cookies
         page = browser.get("/account/profile")
 
     def test_other(start_store):                    # a store with its own settings, stopped after the test
-        store = start_store(DEMO_MODE="1", workers=3)
+        store = start_store(DEMO_PAYMENTS="1", workers=3)   # DEMO_MODE=1 also needs a 16+ char DEMO_ACCESS_CODE
 
 Loopback only; every wait here is bounded.
 """
