@@ -44,6 +44,10 @@ class Config:
         self.REDIS_URL = env.get("REDIS_URL", "")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = True
+        # Redis down: fail open to per-process in-memory limits (logged), back to Redis once it answers; never a 5xx.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.WTF_CSRF_ENABLED = True
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
