@@ -10,7 +10,6 @@ import pytest
 
 from config import ProductionConfig
 from storefront import clock
-from storefront.accounts import routes
 from storefront.auth import AUTH_AT, FRESH_LOGIN_MAX_AGE, fresh_login_required
 from tests.accounts.conftest import csrf_token_from, sign_in
 from tests.factories import TEST_PASSWORD
