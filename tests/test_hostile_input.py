@@ -127,3 +127,28 @@ def test_bad_demo_car_numbers_are_refused_with_a_message(client, login_as, admin
     for data in ({f"model_{model_id}": bad}, {f"model_{bad}": "1"}):
         response = client.post(f"/staff/test-drives/{dealer.id}/demo-cars", data=data)
         assert response.status_code in (302, 303, 400, 404, 409, 422), data
+
+
+@pytest.mark.slow
+def test_no_post_route_answers_a_5xx_to_bad_numbers_in_every_field(app, client, login_as, admin_user, catalog):
+    """Every POST route, signed in as an admin (CSRF is off in the tests), with one bad value in every form field
+    the code knows of at once: non-ASCII digits, numbers beyond the integer range, negative and very long text."""
+    real = {"slug": catalog.car_models[0].slug, "model_slug": catalog.car_models[0].slug,
+            "trim_id": str(catalog.trims[0].id), "model_id": str(catalog.car_models[0].id),
+            "dealer_id": str(catalog.dealers[0].id), "vehicle_id": str(catalog.vehicles[0].id),
+            "user_id": str(admin_user.id)}
+    failures: list[str] = []
+    rules = [rule for rule in app.url_map.iter_rules() if "POST" in (rule.methods or set())]
+    for rule in sorted(rules, key=lambda rule: rule.rule):
+        url = _url(rule, _real_path_values(rule, real))
+        for value in QUERY_SWEEP:
+            login_as(admin_user)  # a route may have signed us out
+            data = {name: value for name in ARGUMENT_NAMES}
+            try:
+                status = client.post(url, data=data).status_code
+            except Exception as error:  # an unhandled error: what a 500 is made of
+                failures.append(f"POST {rule.rule} {value[:12]!r}: {error!r}"[:300])
+                continue
+            if status >= 500:
+                failures.append(f"POST {rule.rule} {value[:12]!r}: {status}")
+    assert not failures, "\n".join(failures)
