@@ -120,6 +120,24 @@ def test_redis_stopped_and_restarted_under_load(start_store, private_redis):
         time.sleep(2)
 
 
+# --- a stranger cannot lock the owner out (row 3) ---------------------------------------------------------------------
+
+
+def test_a_stranger_guessing_passwords_does_not_keep_the_owner_out(store):
+    owner = store.new_user()
+    owners_phone = store.browser().sign_in(owner.email)  # signed in here before: a known device
+    attacker = store.browser()
+    guesses = [attacker.post("/account/login", {"email": owner.email, "password": f"guess {n}"}).status
+               for n in range(6)]
+    assert guesses[:4] == [200] * 4 and guesses[-1] == 429  # slowed down
+    # the owner's phone signs in at once, whatever the stranger does, from another address
+    assert owners_phone.post("/account/login", {"email": owner.email, "password": "correct horse battery"}
+                             ).status == 302
+    # a browser the owner never used is asked to wait minutes, not the hour
+    refused = store.browser().post("/account/login", {"email": owner.email, "password": "correct horse battery"})
+    assert refused.status == 429 and int(refused.response.headers["Retry-After"]) <= 180
+
+
 # --- dead pooled connections (row 5) ----------------------------------------------------------------------------------
 
 
