@@ -47,6 +47,10 @@ class Config:
         # Stores sharing one Redis (several deployments, or the system tests) keep their counters apart.
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "flagship")
         self.RATELIMIT_HEADERS_ENABLED = True
+        # Redis down: fail open to per-process in-memory limits (logged), back to Redis once it answers; never a 5xx.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.WTF_CSRF_ENABLED = True
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session

@@ -41,6 +41,9 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
     from storefront import logs
 
     logs.configure(app)
+    from storefront.ids import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before the routes: ids are ASCII digits within range
     _init_extensions(app)
     _register_blueprints(app)
 

@@ -7,7 +7,11 @@ from flask_login import LoginManager
 from flask_sqlalchemy_lite import SQLAlchemy
 from flask_wtf import CSRFProtect
 
-db = SQLAlchemy()
+# Every engine checks a pooled connection before lending it out (one cheap round trip) and replaces it after five
+# minutes, below the idle timeouts that drop connections behind our back (PgBouncer 10 min, cloud NAT/LB ~6 min):
+# a connection that died while idle (database restart, failover, idle reaper) never costs a request.
+POOL_RECYCLE_SECONDS = 300
+db = SQLAlchemy(engine_options={"pool_pre_ping": True, "pool_recycle": POOL_RECYCLE_SECONDS})
 csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()

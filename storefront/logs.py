@@ -45,6 +45,10 @@ def configure(app: Flask) -> None:
     root.handlers[:] = [handler]
     root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
     root.propagate = False
+    # Flask-Limiter logs under its own name when its storage (Redis) goes away and comes back: show that too.
+    limiter_log = logging.getLogger("flask-limiter")
+    limiter_log.handlers[:] = [handler]
+    limiter_log.setLevel(app.config.get("LOG_LEVEL", "INFO"))
 
     @app.before_request
     def _start_timer() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -39,7 +40,11 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 FIRST_RETRY = dt.timedelta(minutes=1)
 LONGEST_WAIT = dt.timedelta(hours=6)
-SMTP_TIMEOUT_SECONDS = 30
+SMTP_TIMEOUT_SECONDS = 30  # for one connect or reply; never beyond the run's deadline
+RUN_SECONDS = 50  # `flask outbox send` runs every minute: it stops taking messages after this long
+# The server is not there or not answering: the rest of this run would only wait for it, message after message.
+# (smtplib reports a reply that timed out as SMTPServerDisconnected.)
+SERVER_DOWN = (TimeoutError, ConnectionError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected)
 
 
 def queue_mail(
@@ -108,15 +113,29 @@ class LogTransport:
 
 
 class SmtpTransport:
-    """One SMTP connection per drain, opened on the first message; STARTTLS before login when use_tls."""
+    """One SMTP connection per drain, opened on the first message; STARTTLS before login when use_tls.
 
-    def __init__(self, *, host: str, port: int, username: str, password: str, use_tls: bool) -> None:
+    Every wait on the server (connect, each reply) is capped by SMTP_TIMEOUT_SECONDS and by what is left until
+    `deadline` (time.monotonic()), so a server that accepts and never answers cannot hold a run past it.
+    """
+
+    def __init__(self, *, host: str, port: int, username: str, password: str, use_tls: bool,
+                 deadline: float | None = None) -> None:
         self.host, self.port, self.username, self.password, self.use_tls = host, port, username, password, use_tls
+        self.deadline = deadline
         self._smtp: smtplib.SMTP | None = None
 
+    def _timeout(self) -> float:
+        if self.deadline is None:
+            return SMTP_TIMEOUT_SECONDS
+        return max(1.0, min(SMTP_TIMEOUT_SECONDS, self.deadline - time.monotonic()))
+
     def _connection(self) -> smtplib.SMTP:
+        sock = getattr(self._smtp, "sock", None)
+        if sock is not None:
+            sock.settimeout(self._timeout())
         if self._smtp is None:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS)
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self._timeout())
             try:
                 if self.use_tls:
                     smtp.starttls()
@@ -131,9 +150,17 @@ class SmtpTransport:
     def send(self, email: EmailMessage) -> None:
         try:
             self._connection().send_message(email)
+        except SERVER_DOWN:
+            self._drop()  # no polite QUIT: it would only wait for the silent server once more
+            raise
         except (smtplib.SMTPException, OSError):
             self.close()  # the next message starts on a fresh connection
             raise
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
 
     def close(self) -> None:
         if self._smtp is not None:
@@ -144,13 +171,13 @@ class SmtpTransport:
             self._smtp = None
 
 
-def transport_for(config: dict[str, Any] | Any) -> Transport:
-    """SMTP when MAIL_SERVER is set, the log otherwise."""
+def transport_for(config: dict[str, Any] | Any, *, deadline: float | None = None) -> Transport:
+    """SMTP when MAIL_SERVER is set, the log otherwise; `deadline` (time.monotonic()) caps every wait on SMTP."""
     if not config.get("MAIL_SERVER"):
         return LogTransport()
     return SmtpTransport(
         host=config["MAIL_SERVER"], port=int(config.get("MAIL_PORT", 587)), username=config.get("MAIL_USERNAME", ""),
-        password=config.get("MAIL_PASSWORD", ""), use_tls=bool(config.get("MAIL_USE_TLS", True)),
+        password=config.get("MAIL_PASSWORD", ""), use_tls=bool(config.get("MAIL_USE_TLS", True)), deadline=deadline,
     )
 
 
@@ -185,25 +212,38 @@ class SendReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    stopped: str = ""  # why the run stopped before the outbox was empty, if it did
 
     def __str__(self) -> str:
-        return f"sent {self.sent}, retrying later {self.retrying}, failed for good {self.failed}"
+        text = f"sent {self.sent}, retrying later {self.retrying}, failed for good {self.failed}"
+        return f"{text}; stopped early: {self.stopped}" if self.stopped else text
 
 
-def send_pending(session: Session, *, transport: Transport, sender: str, limit: int = 100) -> SendReport:
+def send_pending(session: Session, *, transport: Transport, sender: str, limit: int = 100,
+                 deadline: float | None = None) -> SendReport:
     """Send due PENDING messages, committing each one on its own; returns what happened.
 
+    Stops taking messages at `deadline` (time.monotonic()), and at once when the mail server is down or does not
+    answer (a connection timeout): the rest stay pending, untouched, for the next run.
     This is a unit of work of its own (like a CLI command), so it commits; nothing else in the request may be
     pending in `session`.
     """
     report = SendReport()
     try:
         for _ in range(limit):
+            if deadline is not None and time.monotonic() >= deadline:
+                report.stopped = "out of time"
+                log.warning("outbox: run deadline reached; the rest waits for the next run")
+                break
             message = _claim_next(session)
             if message is None:
                 break
-            _deliver(message, transport=transport, sender=sender, report=report)
+            error = _deliver(message, transport=transport, sender=sender, report=report)
             session.commit()
+            if isinstance(error, SERVER_DOWN):
+                report.stopped = f"mail server unavailable ({type(error).__name__})"
+                log.warning("outbox: mail server unavailable (%s); the rest waits for the next run", error)
+                break
     except OperationalError:
         # Typically SQLite: another sender holds the write lock. Nothing was sent twice; the next run goes on.
         session.rollback()
@@ -240,7 +280,8 @@ def _claim_next(session: Session) -> OutboxMessage | None:
         session.rollback()  # someone else got it first; look again
 
 
-def _deliver(message: OutboxMessage, *, transport: Transport, sender: str, report: SendReport) -> None:
+def _deliver(message: OutboxMessage, *, transport: Transport, sender: str, report: SendReport) -> Exception | None:
+    """Send one message and record the outcome on it; returns the error when sending failed."""
     now = clock.now()
     try:
         transport.send(build_email(message, sender=sender))
@@ -256,11 +297,12 @@ def _deliver(message: OutboxMessage, *, transport: Transport, sender: str, repor
             report.retrying += 1
             log.warning("outbox: message %s attempt %s failed, retry at %s: %s",
                         message.id, message.attempts, message.next_attempt_at.isoformat(), message.last_error)
-        return
+        return error
     message.status = OutboxStatus.SENT
     message.sent_at = now
     message.last_error = ""
     report.sent += 1
+    return None
 
 
 def requeue_failed(session: Session) -> int:
@@ -320,13 +362,16 @@ def outbox_group() -> None:
 
 @outbox_group.command("send")
 @click.option("--limit", default=500, show_default=True, help="Most messages to send in this run.")
-def send_command(limit: int) -> None:
-    """Send every due message (run it from cron every minute)."""
+@click.option("--max-seconds", default=RUN_SECONDS, show_default=True, type=float,
+              help="Stop taking messages after this long (keep it under the cron interval).")
+def send_command(limit: int, max_seconds: float) -> None:
+    """Send every due message (run it from cron every minute); stops early when the mail server does not answer."""
     from storefront.extensions import db
 
     config = current_app.config
-    report = send_pending(db.session, transport=transport_for(config), sender=config["MAIL_DEFAULT_SENDER"],
-                          limit=limit)
+    deadline = time.monotonic() + max_seconds
+    report = send_pending(db.session, transport=transport_for(config, deadline=deadline),
+                          sender=config["MAIL_DEFAULT_SENDER"], limit=limit, deadline=deadline)
     click.echo(str(report))
 
 

@@ -75,7 +75,9 @@ def is_safe_next(target: str | None) -> bool:
 
 
 def refuse_nul_characters() -> None:
-    """No form field or query argument may carry a NUL: PostgreSQL refuses it in text and nobody types one."""
+    """No path, form field or query argument may carry a NUL: PostgreSQL refuses it in text and nobody types one."""
+    if "\x00" in request.path:
+        abort(400, description="Text may not contain NUL characters.")
     for values in (request.args, request.form):
         for value in values.values():
             if "\x00" in value:

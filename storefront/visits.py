@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Response, has_request_context, session
 from sqlalchemy import Connection, Engine, bindparam, func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import FunnelStep
@@ -51,18 +51,32 @@ def record_view_after_response(
 
 
 def _write_view(bind: Engine | Connection, row: dict[str, Any]) -> None:
-    try:
-        if isinstance(bind, Connection):  # under the tests: a SAVEPOINT in the test's transaction
-            with bind.begin_nested():
-                bind.execute(INSERT_EVENT, row)
-        elif bind.dialect.name == "postgresql":
-            with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                connection.execute(_PG_VIEW_INSERT, row)
-        else:  # SQLite: WAL mode with synchronous=NORMAL already commits without waiting for the disk
-            with bind.begin() as connection:
-                connection.execute(INSERT_EVENT, row)
-    except SQLAlchemyError:
-        logger.warning("page view not recorded", exc_info=True)
+    """Write the view; once more on a fresh connection when the server dropped the one in hand (the pool checks a
+    connection before lending it, but the server can still drop it between that check and the INSERT)."""
+    for attempt in (1, 2):
+        try:
+            _insert_view(bind, row)
+            return
+        except DBAPIError as error:
+            if error.connection_invalidated and attempt == 1 and not isinstance(bind, Connection):
+                continue
+            logger.warning("page view not recorded", exc_info=True)
+            return
+        except SQLAlchemyError:
+            logger.warning("page view not recorded", exc_info=True)
+            return
+
+
+def _insert_view(bind: Engine | Connection, row: dict[str, Any]) -> None:
+    if isinstance(bind, Connection):  # under the tests: a SAVEPOINT in the test's transaction
+        with bind.begin_nested():
+            bind.execute(INSERT_EVENT, row)
+    elif bind.dialect.name == "postgresql":
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(_PG_VIEW_INSERT, row)
+    else:  # SQLite: WAL mode with synchronous=NORMAL already commits without waiting for the disk
+        with bind.begin() as connection:
+            connection.execute(INSERT_EVENT, row)
 
 
 # PostgreSQL: one statement, autocommitted, so a single round trip. set_config(..., true) is SET LOCAL: its own

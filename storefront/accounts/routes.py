@@ -20,7 +20,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from models import City, User
-from storefront.accounts import services
+from storefront.accounts import devices, services
 from storefront.accounts.cli import create_admin_command
 from storefront.accounts.forms import (
     ChangeEmailForm,
@@ -44,10 +44,14 @@ from storefront.security import is_safe_next
 bp = Blueprint("accounts", __name__, url_prefix="/account", cli_group="users")
 bp.cli.add_command(create_admin_command)
 
-# Rate limits (Flask-Limiter; in memory, or Redis when REDIS_URL is set). Failures count per account as well as per
-# address, so one address cannot try many passwords on one account, nor many accounts at once.
-LOGIN_PER_ADDRESS = "10 per minute"
-LOGIN_FAILURES_PER_ACCOUNT = "5 per minute;50 per hour"  # ASVS V2.2.1: at most 100 failures an hour
+# Rate limits (Flask-Limiter; in memory, or Redis when REDIS_URL is set). Sign-in failures slow strangers down without
+# ever locking the owner out (README "Lockout design"): failures count per account and address, and per account
+# across addresses, but only for browsers the account has not signed in with before; a known device (a signed cookie,
+# see devices.py) only answers for its own failures. The windows are short, so a refusal means a wait of minutes.
+LOGIN_PER_ADDRESS = "10 per minute"  # every sign-in post from one address, whatever the account
+LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS = "10 per hour"  # one address cannot use up the account's allowance
+LOGIN_FAILURES_PER_ACCOUNT = "4 per 3 minutes"  # unknown devices, all addresses: at most 84 an hour (ASVS V2.2.1)
+LOGIN_FAILURES_PER_KNOWN_DEVICE = "5 per minute;20 per hour"
 REAUTH_FAILURES_PER_USER = "5 per minute"  # re-auth and password change, for a signed-in user
 REGISTER_PER_ADDRESS = "5 per minute;30 per hour"
 RESET_PER_ADDRESS = "5 per minute"
@@ -70,9 +74,30 @@ def _too_many_attempts() -> str:
     return _("Too many attempts. For your security, please wait a minute before trying again.")
 
 
+def _too_many_failures_on_account() -> str:
+    return _("Too many failed sign-ins on this account. Please wait a few minutes and try again; a device you have "
+             "signed in with before is not held up.")
+
+
 def _submitted_email() -> str:
     email = services.normalise_email(request.form.get("email", ""))
     return f"email:{email}" if email else f"address:{request.remote_addr}"
+
+
+def _submitted_email_and_address() -> str:
+    return f"{_submitted_email()}|address:{request.remote_addr}"
+
+
+def _this_device() -> str:
+    return f"device:{devices.known_device_id(request.form.get('email', ''))}"
+
+
+def _from_known_device() -> bool:
+    return _limits_off() or devices.known_device_id(request.form.get("email", "")) is not None
+
+
+def _from_unknown_device() -> bool:
+    return _limits_off() or devices.known_device_id(request.form.get("email", "")) is None
 
 
 def _signed_in_user() -> str:
@@ -84,9 +109,10 @@ def _attempt_failed(_response: Response) -> bool:
 
 
 def _limit(limit: str, **options: object):  # type: ignore[no-untyped-def]
-    """limiter.limit on POST only, with the store's message and the per-app switch."""
-    return limiter.limit(limit, methods=["POST"], exempt_when=_limits_off, error_message=_too_many_attempts,
-                         **options)  # type: ignore[arg-type]
+    """limiter.limit on POST only, with the store's message and the per-app switch (`exempt_when` must include it)."""
+    options.setdefault("exempt_when", _limits_off)
+    options.setdefault("error_message", _too_many_attempts)
+    return limiter.limit(limit, methods=["POST"], **options)  # type: ignore[arg-type]
 
 
 # --- Session helpers -----------------------------------------------------------------------------------------------
@@ -150,8 +176,13 @@ def _note_failed_password_attempt() -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@_limit(LOGIN_PER_ADDRESS)
-@_limit(LOGIN_FAILURES_PER_ACCOUNT, key_func=_submitted_email, deduct_when=_attempt_failed)
+@_limit(LOGIN_PER_ADDRESS, exempt_when=_from_known_device)
+@_limit(LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS, key_func=_submitted_email_and_address, deduct_when=_attempt_failed,
+        exempt_when=_from_known_device)
+@_limit(LOGIN_FAILURES_PER_ACCOUNT, key_func=_submitted_email, deduct_when=_attempt_failed,
+        exempt_when=_from_known_device, error_message=_too_many_failures_on_account)
+@_limit(LOGIN_FAILURES_PER_KNOWN_DEVICE, key_func=_this_device, deduct_when=_attempt_failed,
+        exempt_when=_from_unknown_device)
 def login() -> ResponseReturnValue:
     form = LoginForm(next=request.args.get("next", ""))
     if current_user.is_authenticated and request.method == "GET":
@@ -166,7 +197,9 @@ def login() -> ResponseReturnValue:
         else:
             db.session.commit()
             _start_session(user, remember=form.remember.data)
-            return redirect(_landing(user, form.next.data))
+            response = redirect(_landing(user, form.next.data))
+            devices.remember_device(response, user.email)
+            return response
     _note_failed_password_attempt()
     return render_template("accounts/login.html", form=form)
 

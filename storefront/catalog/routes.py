@@ -14,6 +14,7 @@ from models import Brand, CarModel, City, Dealer, Powertrain, Trim
 from storefront.catalog import queries, seed, services
 from storefront.catalog.forms import ListingFilterForm
 from storefront.extensions import db
+from storefront.ids import parse_ids
 from storefront.reservations.availability import release_expired_holds_now
 from storefront.visits import record_view_after_response
 
@@ -127,7 +128,7 @@ def model_detail(slug: str) -> str | Response:
 @bp.get("/compare")
 def compare() -> str:
     raw_ids = request.args.getlist("trim")
-    ids = [int(x) for x in raw_ids if x.isdigit()][:MAX_COMPARE]
+    ids = parse_ids(raw_ids)[:MAX_COMPARE]
     too_many = len(raw_ids) > MAX_COMPARE
     trims = db.session.scalars(
         select(Trim).where(Trim.id.in_(ids)).options(selectinload(Trim.car_model).selectinload(CarModel.brand))

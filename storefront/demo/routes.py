@@ -31,6 +31,7 @@ from storefront.demo.forms import (
 from storefront.demo.store_clock import load_store_clock, load_store_clock_for_request, with_store_clock
 from storefront.errors import DomainError
 from storefront.extensions import db, limiter
+from storefront.ids import parse_id
 from storefront.security import is_safe_next
 
 bp = Blueprint("demo", __name__, url_prefix="/demo", cli_group="demo")
@@ -177,7 +178,7 @@ def tour_go() -> Response:
     current = tour.state()
     if not form.validate() or current is None:
         return redirect(url_for("demo.presenter"))
-    number = int(form.step.data) if (form.step.data or "").isdigit() else 0
+    number = parse_id(form.step.data) or 0
     if not 1 <= number <= tour.TOTAL:
         abort(400)
     skipped = current["skipped"] + ([current["step"]] if request.form.get("skip") else [])

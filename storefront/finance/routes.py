@@ -21,6 +21,7 @@ from storefront.finance import queries, quoting, services
 from storefront.finance.forms import ProductForm, QuoteForm, SaveQuoteForm, show_errors
 from storefront.finance.qr import qr_svg
 from storefront.i18n import localised
+from storefront.ids import parse_id
 from storefront.visits import visit_key
 
 bp = Blueprint("finance", __name__, url_prefix="/finance", cli_group="finance")
@@ -217,7 +218,7 @@ def edit_product(product_id: int) -> Any:
                 actor=current_user,
                 product=product,
                 values=services.ProductValues(**form.values(to_utc=_to_utc)),
-                expected_version=int(form.version.data or 0),
+                expected_version=parse_id(form.version.data) or 0,  # junk: a stale edit, not a 500
             )
         except DomainError as error:
             db.session.rollback()

@@ -163,15 +163,22 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> StripeEvent:
     if not signature_header:
         raise InvalidWebhook("missing Stripe-Signature header")
     try:
-        stripe.Webhook.construct_event(payload, signature_header, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
+        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature_header, secret,
+                                              tolerance=WEBHOOK_TOLERANCE_SECONDS)
     except stripe.SignatureVerificationError as error:
         raise InvalidWebhook(str(error)) from error
-    except ValueError as error:  # not JSON
+    except UnicodeDecodeError as error:
+        raise InvalidWebhook("body is not UTF-8") from error
+    # Verified; read the same bytes as plain data (no SDK objects beyond this module). A signed body must still be
+    # an event: a JSON object with string id and type, and no NUL anywhere (PostgreSQL refuses it in text).
+    try:
+        body = json.loads(payload)
+    except ValueError as error:
         raise InvalidWebhook("body is not JSON") from error
-    # Verified; read the same bytes as plain data (no SDK objects beyond this module).
-    body = json.loads(payload)
     if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not isinstance(body.get("type"), str):
         raise InvalidWebhook("not a Stripe event")
+    if b"\\u0000" in payload or b"\x00" in payload:
+        raise InvalidWebhook("NUL character in the event")
     data = body.get("data") or {}
     obj = data.get("object") if isinstance(data, dict) else None
     return StripeEvent(id=body["id"], type=body["type"], object=obj if isinstance(obj, dict) else {})

@@ -34,6 +34,7 @@ from storefront.demo.store_clock import with_store_clock
 from storefront.errors import DomainError
 from storefront.extensions import db
 from storefront.i18n import format_cny, localised
+from storefront.ids import parse_id
 from storefront.reservations import queries, services
 from storefront.reservations.availability import release_expired_holds_now
 from storefront.reservations.forms import (
@@ -277,8 +278,9 @@ def index() -> str:
                                                           for d in dealers]
     form.status.choices = [("", _("Any status"))] + [(s.value, str(label)) for s, label in STATUS_LABELS.items()]
     dealer_ids = allowed
-    if form.dealer.data and form.dealer.data.isdigit() and any(str(d.id) == form.dealer.data for d in dealers):
-        dealer_ids = [int(form.dealer.data)]
+    chosen = parse_id(form.dealer.data)
+    if chosen is not None and any(d.id == chosen for d in dealers):
+        dealer_ids = [chosen]
     status = next((s for s in ReservationStatus if s.value == form.status.data), None)
     page = queries.staff_reservations(
         db.session, dealer_ids=dealer_ids, status=status, q=(form.q.data or "").strip()[:100] or None,

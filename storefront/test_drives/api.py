@@ -21,6 +21,7 @@ from models import CarModel, Dealer
 from storefront.api.routes import bp
 from storefront.errors import DomainError, json_error
 from storefront.extensions import db
+from storefront.ids import parse_id
 from storefront.test_drives import services
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -29,7 +30,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def _parse_query() -> tuple[int | None, dt.date | None, dict[str, str]]:
     raw_model, raw_date = request.args.get("model_id", "").strip(), request.args.get("date", "").strip()
     problems: dict[str, str] = {}
-    model_id = int(raw_model) if raw_model.isdigit() and len(raw_model) < 10 else None
+    model_id = parse_id(raw_model)
     if not raw_model:
         problems["model_id"] = "Required: the id of a car model."
     elif model_id is None:

@@ -23,6 +23,7 @@ from storefront.auth import require_staff
 from storefront.demo.store_clock import with_store_clock
 from storefront.errors import DomainError
 from storefront.extensions import db
+from storefront.ids import parse_id
 from storefront.security import is_safe_next
 from storefront.test_drives import board, calendar, queries, self_service, services
 from storefront.test_drives.forms import (
@@ -93,7 +94,6 @@ def _active_model(model_id: int) -> CarModel:
 
 
 EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)  # a calendar far from date overflow
-MAX_ID = 2**31 - 1  # ids are 32-bit integers; larger numbers are simply not found
 
 
 def _parse_day(raw: str | None) -> dt.date | None:
@@ -105,8 +105,8 @@ def _parse_day(raw: str | None) -> dt.date | None:
 
 
 def _dealer_from_form(raw: str | None) -> Dealer | None:
-    value = str(raw or "")
-    return db.session.get(Dealer, int(value)) if value.isdigit() and int(value) <= MAX_ID else None
+    dealer_id = parse_id(raw)
+    return db.session.get(Dealer, dealer_id) if dealer_id is not None else None
 
 
 def _own_booking(reference: str) -> TestDriveBooking:
@@ -147,9 +147,9 @@ def _day_picker(dealer: Dealer, chosen: dt.date | None) -> tuple[list[tuple[dt.d
 
 @bp.get("/")
 def index() -> Any:
-    model_id = request.args.get("model_id", "")
-    if model_id.isdigit() and int(model_id) <= MAX_ID:
-        return redirect(url_for("test_drives.book", model_id=int(model_id), city=request.args.get("city") or None))
+    model_id = parse_id(request.args.get("model_id", ""))
+    if model_id is not None:
+        return redirect(url_for("test_drives.book", model_id=model_id, city=request.args.get("city") or None))
     return render_template("test_drives/index.html", car_models=queries.offered_models(db.session),
                            cities=queries.all_cities(db.session))
 
@@ -428,9 +428,9 @@ def _back_to_day(booking: TestDriveBooking, back: str | None) -> Any:
 
 @staff_bp.get("/")
 def staff_index() -> Any:
-    chosen = request.args.get("dealer_id", "")
-    if chosen.isdigit():
-        return redirect(url_for("test_drives_staff.day", dealer_id=int(chosen)))
+    chosen = parse_id(request.args.get("dealer_id", ""))
+    if chosen is not None:
+        return redirect(url_for("test_drives_staff.day", dealer_id=chosen))
     showrooms = queries.staff_showrooms(db.session, user=current_user)
     if len(showrooms) == 1:
         return redirect(url_for("test_drives_staff.day", dealer_id=showrooms[0].id))
@@ -602,11 +602,13 @@ def demo_cars(dealer_id: int) -> Any:
     dealer = _staff_dealer(dealer_id)
     counts: dict[int, int] = {}
     for key, value in request.form.items():
-        if key.startswith("model_") and key[6:].isdigit():
-            if not value.strip().isdigit():
+        model_id = parse_id(key[6:]) if key.startswith("model_") else None
+        if model_id is not None:
+            count = parse_id(value)
+            if count is None:
                 flash(_("Demo cars per model: whole numbers between 0 and 50."), "error")
                 return redirect(url_for("test_drives_staff.schedule", dealer_id=dealer.id))
-            counts[int(key[6:])] = int(value)
+            counts[model_id] = count
     try:
         services.set_demo_cars(db.session, dealer=dealer, actor=current_user, counts=counts)
     except DomainError as error:

@@ -317,3 +317,61 @@ def test_two_senders_never_send_one_message_twice(database_url, is_postgres, app
 
 def test_models_export_outbox():
     assert models.OutboxMessage is OutboxMessage
+
+
+# --- a mail server that accepts connections and never answers (issue 11 row 12) -------------------------------------
+
+
+@pytest.fixture
+def silent_smtp():
+    from tests.servers import SilentSMTPServer
+
+    server = SilentSMTPServer()
+    yield server
+    server.close()
+
+
+def test_a_silent_mail_server_stops_the_run_after_one_timeout(app, db, monkeypatch, silent_smtp):
+    """The cron run ends within its interval: one connection timeout, then the rest waits for the next run."""
+    monkeypatch.setattr(outbox, "SMTP_TIMEOUT_SECONDS", 1)  # 30 s in production; the behaviour is the same
+    for key, value in {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": silent_smtp.port, "MAIL_USE_TLS": False}.items():
+        monkeypatch.setitem(app.config, key, value)
+    messages = [_message(db, to=f"n{n}@example.com") for n in range(4)]
+    started = time.monotonic()
+    result = app.test_cli_runner().invoke(args=["outbox", "send"])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    assert "stopped early: mail server unavailable" in result.output
+    assert elapsed < 3  # one timeout, not one per message
+    assert len(silent_smtp.connections) == 1
+    assert [m.attempts for m in messages] == [1, 0, 0, 0]
+    assert all(m.status is OutboxStatus.PENDING for m in messages)
+
+
+class Slow:
+    """A working transport that takes its time (a slow relay)."""
+
+    def __init__(self, seconds):
+        self.seconds, self.sent = seconds, 0
+
+    def send(self, email):
+        time.sleep(self.seconds)
+        self.sent += 1
+
+    def close(self):
+        return None
+
+
+def test_a_run_stops_taking_messages_at_its_deadline(db):
+    messages = [_message(db, to=f"d{n}@example.com") for n in range(6)]
+    transport = Slow(0.2)
+    report = outbox.send_pending(db, transport=transport, sender=SENDER, deadline=time.monotonic() + 0.5)
+    assert report.stopped == "out of time" and 2 <= report.sent <= 4 and transport.sent == report.sent
+    assert sum(m.status is OutboxStatus.PENDING and m.attempts == 0 for m in messages) == 6 - report.sent
+
+
+def test_every_wait_on_the_server_is_capped_by_the_deadline(monkeypatch, fake_smtp):
+    transport = outbox.transport_for({"MAIL_SERVER": "smtp.example.com", "MAIL_USE_TLS": False},
+                                     deadline=time.monotonic() + 5)
+    transport._connection()
+    assert fake_smtp.instances[0].timeout <= 5

@@ -283,7 +283,9 @@ def test_expired_reset_link(en_client, db, customer):
 def test_forged_reset_link(en_client, customer, token):
     response = en_client.get(f"/account/reset/{token}")
     page = response.get_data(as_text=True)
-    assert response.status_code == 400 and "This reset link is not valid." in page
+    # a NUL in the path is refused before any page looks at it (storefront.security)
+    expected = "Text may not contain NUL characters." if "%00" in token else "This reset link is not valid."
+    assert response.status_code == 400 and expected in page
     assert "<img src=x" not in page
 
 

@@ -424,3 +424,12 @@ def test_product_edits_need_a_recent_password(client, app, products, admin_user)
         session.pop("auth_at", None)  # signed in, but no password typed in the last 15 minutes
     response = client.get(f"/staff/finance/products/{products['bank-loan'].id}/edit")
     assert response.status_code == 302 and "reauth" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("version", ["²", "99999999999999999999", "-1"])
+def test_a_bad_version_on_a_product_edit_is_a_stale_edit_not_a_500(client, db, products, admin_user, version):
+    loan = products["bank-loan"]
+    sign_in(client, admin_user)
+    response = client.post(f"/staff/finance/products/{loan.id}/edit",
+                           data={**product_form(loan, annual_rate_pct="3.85"), "version": version})
+    assert response.status_code in (409, 422)

@@ -295,3 +295,14 @@ def test_demo_payment_opened_while_the_switch_was_on_cannot_be_paid_once_it_is_o
     assert client.post(f"/payments/demo/{payment.provider_session_id}", data={"action": "pay"}).status_code == 302
     db.refresh(payment)
     assert payment.status is PaymentStatus.PAID
+@pytest.mark.parametrize("body", [
+    b'[{"id": "evt_1", "type": "checkout.session.completed"}]',  # a JSON array, not an event
+    b'"evt_1"',
+    b"null",
+    stripe_fake.event("evt_nul\u0000", "checkout.session.completed", {"id": "cs_x"}),
+    stripe_fake.event("evt_nul_object", "checkout.session.completed", {"id": "cs_\u0000"}),
+], ids=["array", "string", "null", "nul-in-event-id", "nul-in-object"])
+def test_a_correctly_signed_body_that_is_not_a_usable_event_is_refused(client, db, webhook_secret, calls, body):
+    response = post(client, body, sign(body))
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_signature"
+    assert events(db) == 0 and calls == []
