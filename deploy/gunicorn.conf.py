@@ -47,6 +47,7 @@ logconfig_dict: dict[str, Any] = {
     "disable_existing_loggers": False,
     "formatters": {"store": _formatter},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "store", "stream": "ext://sys.stderr"}},
+    "root": {"level": "WARNING", "handlers": ["stderr"]},
     "loggers": {
         "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
         "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
