@@ -4,9 +4,12 @@
 
 Scenarios (times are fractions of the run):
   none       just the load
-  stop-host  SIGTERM host 1 at 30 % (gunicorn finishes what is in flight), start it again at 70 %
-  lose-host  SIGTERM host 1 at 25 %, SIGKILL every worker of host 2 at 45 % (the master forks new ones),
-             host 1 back at 60 %
+  stop-host  host 1 stopped the way an operator stops it at 30 %: out of nginx's rotation, then SIGTERM
+             (gunicorn finishes what is in flight); started again at 70 %. No request may fail.
+  lose-host  unannounced: SIGTERM host 1 at 25 %, SIGKILL every worker of host 2 at 45 % (the master forks
+             new ones), host 1 back at 60 %. Only requests caught on a dying process may fail: in flight on a
+             SIGKILLed worker, or waiting in host 1's accept queue when its last worker exited (a POST there
+             cannot be resent safely; nginx resends the GETs).
   rolling    a rolling restart from 20 %: one host at a time out of nginx, SIGTERM, start, ready, back in
 
 It prints requests/s, p50/p95/p99 and failures per kind of request and per request, every failure with the time
@@ -51,6 +54,7 @@ class Timeline:
     back_at: dict[int, float] = field(default_factory=dict)
     killed_workers: int = 0
     kill_at: float = 0.0
+    term_window: tuple[float, float] = (0.0, 0.0)  # unannounced SIGTERM .. its last worker gone
 
     def note(self, text: str) -> None:
         self.events.append((time.time(), text))
@@ -87,11 +91,20 @@ def run_scenario(name: str, duration: float, cluster: cl.Cluster, timeline: Time
         time.sleep(max(0.0, timeline.started + fraction * duration - time.time()))
 
     first, second = cluster.hosts[0], cluster.hosts[1 % len(cluster.hosts)]
-    if name in ("stop-host", "lose-host"):
-        at(0.30 if name == "stop-host" else 0.25)
+    if name == "stop-host":
+        at(0.30)
         timeline.stopped_at[first.number] = time.time()
-        timeline.note(f"SIGTERM host {first.number} (graceful stop)")
+        timeline.note(f"host {first.number}: out of nginx's rotation, drained, then SIGTERM")
+        drained_in = cl.drain(cluster, first)
+        timeline.note(f"host {first.number} drained in {drained_in:.1f} s; SIGTERM")
         took = cl.stop_host(cluster, first)
+        timeline.note(f"host {first.number} exited {took:.1f} s after SIGTERM (requests in flight finished)")
+    if name == "lose-host":
+        at(0.25)
+        timeline.stopped_at[first.number] = time.time()
+        timeline.note(f"SIGTERM host {first.number} (unannounced graceful stop)")
+        took = cl.stop_host(cluster, first)
+        timeline.term_window = (timeline.stopped_at[first.number], time.time() + 1)
         timeline.note(f"host {first.number} exited {took:.1f} s after SIGTERM (requests in flight finished)")
     if name == "lose-host":
         at(0.45)
@@ -105,6 +118,8 @@ def run_scenario(name: str, duration: float, cluster: cl.Cluster, timeline: Time
     if name in ("stop-host", "lose-host"):
         timeline.note(f"starting host {first.number} again")
         cl.start_host(cluster, first)
+        if first.drained:
+            cl.set_drained(cluster, first, False)
         timeline.back_at[first.number] = time.time()
         timeline.note(f"host {first.number} is back")
     if name == "rolling":
@@ -165,7 +180,7 @@ def report_dead_host(cluster: cl.Cluster, timeline: Timeline, lines: list[dict[s
         last = max((line["t"] - stopped for line in tried), default=0.0)
         print(f"host {number} down for {min(back, time.time()) - stopped:.1f} s: nginx tried it for {len(tried)} "
               f"request(s) ({len(served_elsewhere)} of them answered by the next host), the last {last:.1f} s "
-              f"after the SIGTERM (passive check: max_fails=1, fail_timeout=5s)")
+              f"after the SIGTERM (passive check: max_fails=3, fail_timeout=5s)")
 
 
 # --- database checks ----------------------------------------------------------------------------------------
@@ -214,6 +229,16 @@ def database_problems(database_url: str) -> dict[str, list[Any]]:
     engine.dispose()
     print(f"database: {totals[0]} reservations, {totals[1]} settled payments, {totals[2]} test-drive bookings")
     return problems
+
+
+def _caught_on_a_dying_process(sample: list[Any], timeline: Timeline) -> bool:
+    """A 502 while a host was dying: SIGKILLed workers (a few seconds) or an unannounced SIGTERM (until it exited)."""
+    when, error = sample[0], sample[3]
+    if "502" not in error and "Connection" not in error:
+        return False
+    killed = timeline.killed_workers and timeline.kill_at <= when <= timeline.kill_at + 10
+    term_start, term_end = timeline.term_window
+    return bool(killed) or term_start <= when <= term_end + 2
 
 
 # --- main ---------------------------------------------------------------------------------------------------
@@ -269,20 +294,18 @@ def main(argv: list[str] | None = None) -> int:
     problems = database_problems(cluster.database_url)
     for name, rows_found in problems.items():
         print(f"  [{'FAIL' if rows_found else ' ok '}] {name}{': ' + str(rows_found[:5]) if rows_found else ''}")
-    allowed = timeline.killed_workers
     verdict = 0
     if any(problems.values()):
         print("DATABASE CHECKS FAILED")
         verdict = 1
-    if len(failures) > allowed:
-        print(f"TOO MANY FAILED REQUESTS: {len(failures)} > {allowed} allowed "
-              f"({'one per SIGKILLed worker' if allowed else 'none'})")
+    excused = [s for s in failures if _caught_on_a_dying_process(s, timeline)]
+    if excused:
+        print(f"{len(excused)} failed request(s) were caught on a dying process (SIGKILLed worker in flight, or "
+              f"queued at the unannounced SIGTERM): {sorted({s[1] for s in excused})}")
+    unexcused = [s for s in failures if s not in excused]
+    if unexcused:
+        print(f"FAILED REQUESTS NOT EXPLAINED BY A KILLED PROCESS: {len(unexcused)}")
         verdict = 1
-    if timeline.killed_workers:
-        late = [s for s in failures if not timeline.kill_at <= s[0] <= timeline.kill_at + 35]
-        if late:
-            print(f"FAILURES OUTSIDE THE SIGKILL WINDOW: {len(late)}")
-            verdict = 1
     if not samples:
         verdict = 1
     print("loadtest: " + ("OK" if verdict == 0 else "FAILED"))

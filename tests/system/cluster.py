@@ -13,12 +13,14 @@ migrates and seeds and `down` drops. If namespaces are refused, the hosts fall b
 (said on start). State (pids, addresses, logs) lives in instance/cluster/.
 
     python -m tests.system.cluster up|down|status
-    python -m tests.system.cluster stop-host N | start-host N | kill-workers N | rolling-restart
+    python -m tests.system.cluster stop-host N | start-host N | kill-workers N | drain N | undrain N
+    python -m tests.system.cluster rolling-restart
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -261,6 +263,11 @@ def unwire_namespace(host: Host) -> None:
 
 
 def start_host(cluster: Cluster, host: Host) -> None:
+    spawn_host(cluster, host)
+    wait_ready(cluster, host)
+
+
+def spawn_host(cluster: Cluster, host: Host) -> None:
     command = [str(VENV_BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "wsgi:app"]
     if host.namespace:
         command = ["ip", "netns", "exec", host.namespace, *command]  # exec: the pid is gunicorn's master
@@ -270,7 +277,10 @@ def start_host(cluster: Cluster, host: Host) -> None:
     log.close()
     host.pid = process.pid
     cluster.save()
-    wait_for(lambda: not alive(host.pid) or http_status(f"http://{host.upstream}/readyz") == 200, timeout=90,
+
+
+def wait_ready(cluster: Cluster, host: Host) -> None:
+    wait_for(lambda: not alive(host.pid) or http_status(f"http://{host.upstream}/readyz") == 200, timeout=120,
              what=f"host {host.number} /readyz")
     if not alive(host.pid):
         raise SystemExit(f"host {host.number} did not start; see {STATE_DIR / f'host{host.number}.log'}")
@@ -288,10 +298,8 @@ def stop_host(cluster: Cluster, host: Host, *, timeout: float = 45) -> float:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def worker_pids(host: Host) -> list[int]:
@@ -350,7 +358,7 @@ http {{
 
 
 def write_upstreams(cluster: Cluster) -> None:
-    lines = [f"server {h.upstream} max_fails=1 fail_timeout=5s{' down' if h.drained else ''};" for h in cluster.hosts]
+    lines = [f"server {h.upstream} max_fails=3 fail_timeout=5s{' down' if h.drained else ''};" for h in cluster.hosts]
     (STATE_DIR / "upstream-hosts.conf").write_text("\n".join(lines) + "\n")
 
 
@@ -378,13 +386,29 @@ def set_drained(cluster: Cluster, host: Host, drained: bool) -> None:
     cluster.save()
 
 
+def open_connections(host: Host) -> int:
+    """Connections to the host's gunicorn: being served, or waiting in its accept queue."""
+    command = ["ss", "-Htn", "state", "established", f"( sport = :{host.port} )"]
+    if host.namespace:
+        command = ["ip", "netns", "exec", host.namespace, *command]
+    return len(run(*command, check=False).stdout.splitlines())
+
+
+def drain(cluster: Cluster, host: Host, *, timeout: float = 60) -> float:
+    """Out of nginx's rotation, then wait until nothing nginx sent there is left (served or queued): only then
+    can SIGTERM lose nothing, since connections still queued when the last worker exits are reset."""
+    started = time.monotonic()
+    set_drained(cluster, host, True)
+    wait_for(lambda: open_connections(host) == 0, timeout=timeout, what=f"host {host.number} to drain")
+    return time.monotonic() - started
+
+
 def rolling_restart(cluster: Cluster) -> None:
-    """One host at a time: out of nginx, SIGTERM (requests in flight finish), start, ready, back in."""
+    """One host at a time: out of nginx and drained, SIGTERM, start, ready, back in."""
     for host in cluster.hosts:
-        set_drained(cluster, host, True)
-        time.sleep(1.5)  # nginx's old workers finish what they sent there
+        drained_in = drain(cluster, host)
         took = stop_host(cluster, host)
-        say(f"host {host.number} drained and stopped in {took:.1f} s")
+        say(f"host {host.number} drained in {drained_in:.1f} s and stopped in {took:.1f} s")
         start_host(cluster, host)
         set_drained(cluster, host, False)
         time.sleep(1.0)
@@ -421,8 +445,10 @@ def up(host_count: int, workers: int, scale: int) -> Cluster:
         if host.namespace:
             wire_namespace(host)
             cluster.save()
+    for host in cluster.hosts:  # all at once, as separate machines would boot
+        spawn_host(cluster, host)
     for host in cluster.hosts:
-        start_host(cluster, host)
+        wait_ready(cluster, host)
     start_nginx(cluster)
     return cluster
 
@@ -467,7 +493,7 @@ def status() -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "down", "status", "stop-host", "start-host", "kill-workers",
-                                           "rolling-restart"])
+                                           "drain", "undrain", "rolling-restart"])
     parser.add_argument("host", nargs="?", type=int, default=1)
     parser.add_argument("--hosts", type=int, default=int(os.environ.get("CLUSTER_HOSTS", "2")))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("CLUSTER_WORKERS", "2")))
@@ -487,6 +513,10 @@ def main(argv: list[str] | None = None) -> None:
             say(f"host {host.number} stopped in {stop_host(cluster, host):.1f} s")
         elif args.action == "start-host":
             start_host(cluster, host)
+        elif args.action == "drain":
+            say(f"host {host.number} drained in {drain(cluster, host):.1f} s")
+        elif args.action == "undrain":
+            set_drained(cluster, host, False)
         elif args.action == "kill-workers":
             say(f"host {host.number}: SIGKILL to workers {kill_workers(host)}")
         else:
