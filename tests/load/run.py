@@ -172,15 +172,19 @@ def nginx_lines(since: float) -> list[dict[str, Any]]:
 
 
 def report_dead_host(cluster: cl.Cluster, timeline: Timeline, lines: list[dict[str, Any]]) -> None:
+    """How nginx treated a stopped host: what it still sent there, and whether the client noticed."""
     for number, stopped in timeline.stopped_at.items():
         address = cluster.host(number).upstream
         back = timeline.back_at.get(number, float("inf"))
         tried = [line for line in lines if stopped <= line["t"] < back and address in line["up"]]
-        served_elsewhere = [line for line in tried if line["status"] < 500]
-        last = max((line["t"] - stopped for line in tried), default=0.0)
-        print(f"host {number} down for {min(back, time.time()) - stopped:.1f} s: nginx tried it for {len(tried)} "
-              f"request(s) ({len(served_elsewhere)} of them answered by the next host), the last {last:.1f} s "
-              f"after the SIGTERM (passive check: max_fails=3, fail_timeout=5s)")
+        moved = [line for line in tried if "," in line["up"] and line["status"] < 500]
+        finished = [line for line in tried if line["up"] == address and line["status"] < 500]
+        failed = [line for line in tried if line["status"] >= 500]
+        early = [line for line in tried if line["t"] - stopped <= 5]
+        print(f"host {number} out for {min(back, time.time()) - stopped:.1f} s: nginx sent it {len(tried)} "
+              f"request(s): {len(finished)} answered by it while stopping, {len(moved)} refused and resent at "
+              f"once to the next host, {len(failed)} failed; {len(early)} in the first 5 s, then only "
+              f"{len(tried) - len(early)} probe(s) (max_fails=3, fail_timeout=5s)")
 
 
 # --- database checks ----------------------------------------------------------------------------------------
