@@ -159,6 +159,19 @@ def print_table(rows: list[tuple[str, int, float, float, float, float, int]]) ->
         print(f"{name:<28}{count:>9}{rps:>8.1f}{p50:>9.0f}{p95:>9.0f}{p99:>9.0f}{failures:>10}")
 
 
+def report_app_time(offsets: dict[Path, int]) -> None:
+    """Time inside gunicorn (request read to response written), from the hosts' access logs: the difference to
+    the client's figures is time spent queueing for a free worker, i.e. for CPU."""
+    times = []
+    for path in cl.STATE_DIR.glob("host*.log"):
+        with path.open() as log:
+            log.seek(offsets.get(path, 0))
+            times += [float(m) for m in re.findall(r"logger=gunicorn\.access .* ms=(\d+)", log.read())]
+    if times:
+        print(f"inside the app hosts (gunicorn access log): {len(times)} requests, p50 {percentile(times, 50):.0f} ms, "
+              f"p95 {percentile(times, 95):.0f} ms, p99 {percentile(times, 99):.0f} ms")
+
+
 def nginx_lines(since: float) -> list[dict[str, Any]]:
     log = cl.STATE_DIR / "nginx-access.log"
     lines = []
@@ -268,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"== load: {args.users} users for {args.duration} s, scenario {args.scenario}, "
           f"{len(cluster.hosts)} hosts x {cluster.workers} workers ({cluster.mode}); the machine is shared, so "
           "other processes compete for its CPUs")
+    log_offsets = {path: path.stat().st_size for path in cl.STATE_DIR.glob("host*.log")}
     timeline = Timeline(started=time.time())
     locust = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     scenario = threading.Thread(target=run_scenario, args=(args.scenario, args.duration, cluster, timeline))
@@ -282,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = max(s[0] for s in samples) - min(s[0] for s in samples) if samples else 1.0
     rows = summarize(samples, max(elapsed, 1.0))
     print_table(rows)
+    report_app_time(log_offsets)
     lines = nginx_lines(timeline.started)
     failures = [s for s in samples if s[3]]
     for when, text in timeline.events:
