@@ -14,6 +14,7 @@ from werkzeug.test import TestResponse
 import config
 from storefront import create_app, database
 from storefront.extensions import db as flask_db
+from tests.conftest import throwaway_database
 
 
 @contextmanager
@@ -29,6 +30,15 @@ def app_on(url: str, **overrides: object) -> Iterator[Flask]:
 
 def get(app: Flask, path: str) -> TestResponse:
     return app.test_client().get(path)
+
+
+@pytest.fixture(scope="module")
+def migrated_url(tmp_path_factory) -> Iterator[str]:
+    """One database migrated to every head, shared by the tests that only read it."""
+    sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('health') / 'migrated.db'}"
+    with throwaway_database(sqlite_url=sqlite_url, prefix="flagship_health") as url:
+        database.upgrade(url)
+        yield url
 
 
 def closed_port() -> int:
@@ -54,9 +64,8 @@ def test_healthz_answers_when_the_database_is_down():
     assert response.status_code == 200
 
 
-def test_readyz_is_ok_on_a_database_migrated_to_every_head(scratch_database_url):
-    database.upgrade(scratch_database_url)
-    with app_on(scratch_database_url, REDIS_URL="") as app:
+def test_readyz_is_ok_on_a_database_migrated_to_every_head(migrated_url):
+    with app_on(migrated_url, REDIS_URL="") as app:
         response = get(app, "/readyz")
     assert response.status_code == 200, response.get_json()
     assert response.get_json() == {"status": "ok"}
@@ -87,15 +96,14 @@ def test_readyz_names_an_unreachable_database():
 
 
 @pytest.mark.parametrize("redis_up", [True, False])
-def test_readyz_checks_redis_only_when_configured(scratch_database_url, redis_up):
-    database.upgrade(scratch_database_url)
+def test_readyz_checks_redis_only_when_configured(migrated_url, redis_up):
     redis_url = "redis://127.0.0.1:6379/0" if redis_up else f"redis://127.0.0.1:{closed_port()}/0"
     if redis_up:
         try:
             socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
         except OSError:
             pytest.skip("no Redis on 127.0.0.1:6379")
-    with app_on(scratch_database_url, REDIS_URL=redis_url) as app:
+    with app_on(migrated_url, REDIS_URL=redis_url) as app:
         response = get(app, "/readyz")
     if redis_up:
         assert response.status_code == 200, response.get_json()
