@@ -123,9 +123,6 @@ class Config:
         self.DB_MAX_CONNECTIONS = _env_int("DB_MAX_CONNECTIONS", 100)  # PostgreSQL's max_connections
         # superuser_reserved_connections (3), periodic jobs on every host, migrations, an operator's psql.
         self.DB_RESERVED_CONNECTIONS = _env_int("DB_RESERVED_CONNECTIONS", 10)
-        self.SQLALCHEMY_ENGINES["default"] = pooled_engine(
-            self.SQLALCHEMY_ENGINES["default"], pool_size=self.DB_POOL_SIZE, max_overflow=self.DB_MAX_OVERFLOW
-        )
 
     def connections_needed(self) -> int:
         return connections_needed(hosts=self.APP_HOSTS, workers=self.WEB_WORKERS, pool_size=self.DB_POOL_SIZE,
@@ -171,6 +168,13 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The budgeted pool (development and tests keep SQLAlchemy's defaults, which threads in tests rely on).
+        self.SQLALCHEMY_ENGINES["default"] = pooled_engine(
+            self.SQLALCHEMY_ENGINES["default"], pool_size=self.DB_POOL_SIZE, max_overflow=self.DB_MAX_OVERFLOW
+        )
 
     def default_secret_key(self) -> str | None:
         return None
