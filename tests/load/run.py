@@ -129,6 +129,10 @@ def run_scenario(name: str, duration: float, cluster: cl.Cluster, timeline: Time
         timeline.note("rolling restart: done")
 
 
+# Benchmark goals of the launch (reported, not enforced: the figures depend on the machine).
+GOALS_P95_MS = {"browse": 300, "reserve": 800}
+
+
 # --- report -------------------------------------------------------------------------------------------------
 
 
@@ -296,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = max(s[0] for s in samples) - min(s[0] for s in samples) if samples else 1.0
     rows = summarize(samples, max(elapsed, 1.0))
     print_table(rows)
+    p95 = {row[0]: row[4] for row in rows}
+    for kind, goal in GOALS_P95_MS.items():
+        if kind in p95:
+            print(f"goal p95 {kind} < {goal} ms: {p95[kind]:.0f} ms ({'met' if p95[kind] < goal else 'not met'})")
     report_app_time(log_offsets)
     lines = nginx_lines(timeline.started)
     failures = [s for s in samples if s[3]]
