@@ -200,8 +200,8 @@ def report_dead_host(cluster: cl.Cluster, timeline: Timeline, lines: list[dict[s
         early = [line for line in tried if line["t"] - stopped <= 5]
         print(f"host {number} out for {min(back, time.time()) - stopped:.1f} s: nginx sent it {len(tried)} "
               f"request(s): {len(finished)} answered by it while stopping, {len(moved)} refused and resent at "
-              f"once to the next host, {len(failed)} failed; {len(early)} in the first 5 s, then only "
-              f"{len(tried) - len(early)} probe(s) (max_fails=3, fail_timeout=5s)")
+              f"once to the next host, {len(failed)} failed; {len(early)} in the first 5 s, {len(tried) - len(early)} "
+              "later (max_fails=3, fail_timeout=5s: retried after 5 s, or at once when no host is left)")
 
 
 # --- database checks ----------------------------------------------------------------------------------------
