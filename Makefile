@@ -11,7 +11,7 @@ TEST_PG_URL ?= postgresql://127.0.0.1:5432/test
 PYTEST_WORKERS ?= -n 2 --dist loadfile
 TRANSLATION_DIRS = $(shell find storefront -type d -name translations)
 
-.PHONY: run serve install install-dev migrate seed test test-sqlite test-postgres test-fast lint typecheck bench i18n translations clean help
+.PHONY: run serve install install-dev migrate seed test test-sqlite test-postgres test-fast lint typecheck bench i18n translations clean help cluster cluster-stop loadtest cluster-ci
 
 help:
 	@echo "make run | make test | make serve | make lint | make typecheck | make bench | make i18n | make clean"
@@ -77,3 +77,28 @@ i18n: install-dev
 
 clean:
 	rm -rf $(VENV) instance/*.db instance/*.db-wal instance/*.db-shm .pytest_cache .mypy_cache .ruff_cache
+
+# --- production shape on this machine (deploy/, docs/deploy.md) ----------------------------------------------------
+# nginx on 127.0.0.1:8080 in front of CLUSTER_HOSTS app hosts, each in its own network namespace (needs root).
+USERS ?= 100
+DURATION ?= 60
+SCENARIO ?= none
+
+cluster: install-dev
+	$(BIN)/python -m tests.system.cluster up
+
+cluster-stop: | $(BIN)/activate
+	$(BIN)/python -m tests.system.cluster down
+
+# The launch-day journey (tests/load/locustfile.py) against the running cluster, then the database checks.
+# SCENARIO: none | stop-host | lose-host | rolling
+loadtest: install-dev
+	$(BIN)/python -m tests.load.run --users $(USERS) --duration $(DURATION) --scenario $(SCENARIO)
+
+# What CI runs: cluster up, the cross-host tests, 20 users for 15 s with one host stopped, cluster down.
+cluster-ci: install-dev
+	$(BIN)/python -m tests.system.cluster up --scale 0
+	@status=0; \
+	FLAGSHIP_CLUSTER=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/system/test_cluster.py || status=1; \
+	$(BIN)/python -m tests.load.run --users 20 --duration 15 --scenario stop-host || status=1; \
+	$(BIN)/python -m tests.system.cluster down; exit $$status

@@ -30,6 +30,34 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+# --- Connection budget (issue 16; docs/deploy.md) ------------------------------------------------------------------
+# Every gunicorn worker of every app host keeps its own pool: up to DB_POOL_SIZE + DB_MAX_OVERFLOW connections.
+# All of them, plus what periodic jobs, migrations and an operator's psql need, must fit PostgreSQL's
+# max_connections, or a busy minute ends in "too many clients" on some host.
+
+
+def default_web_workers() -> int:
+    """gunicorn (sync) workers per host: two per CPU plus one, gunicorn's own advice; WEB_WORKERS overrides."""
+    return _env_int("WEB_WORKERS", 0) or 2 * (os.cpu_count() or 1) + 1
+
+
+def connections_needed(*, hosts: int, workers: int, pool_size: int, max_overflow: int, reserved: int) -> int:
+    """The most connections the whole deployment can open at once."""
+    return hosts * workers * (pool_size + max_overflow) + reserved
+
+
+def pooled_engine(url: str, *, pool_size: int, max_overflow: int) -> str | dict[str, Any]:
+    """The engine setting for Flask-SQLAlchemy-Lite: PostgreSQL gets the budgeted pool, SQLite stays as it is."""
+    if not url.startswith("postgresql"):
+        return url
+    return {"url": url, "pool_size": pool_size, "max_overflow": max_overflow}
+
+
+def engine_url(setting: str | dict[str, Any]) -> str:
+    """The database URL inside an SQLALCHEMY_ENGINES entry (a URL, or a dict with "url")."""
+    return setting if isinstance(setting, str) else str(setting["url"])
+
+
 class Config:
     """Settings shared by every environment. Instantiate to read the environment."""
 
@@ -97,6 +125,32 @@ class Config:
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host. 0 (the default) trusts
         # none: the headers are ignored, so a client cannot pick its own address to dodge the rate limits.
         self.TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+        self._read_connection_budget()
+
+    def _read_connection_budget(self) -> None:
+        """Connection budget (see the block at the top): pool per worker, workers per host, hosts, server limit."""
+        self.DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 2)  # a sync worker serves one request at a time
+        self.DB_MAX_OVERFLOW = _env_int("DB_MAX_OVERFLOW", 1)  # the page-view write after the response
+        self.WEB_WORKERS = default_web_workers()
+        self.APP_HOSTS = _env_int("APP_HOSTS", 1)
+        self.DB_MAX_CONNECTIONS = _env_int("DB_MAX_CONNECTIONS", 100)  # PostgreSQL's max_connections
+        # superuser_reserved_connections (3), periodic jobs on every host, migrations, an operator's psql.
+        self.DB_RESERVED_CONNECTIONS = _env_int("DB_RESERVED_CONNECTIONS", 10)
+
+    def connections_needed(self) -> int:
+        return connections_needed(hosts=self.APP_HOSTS, workers=self.WEB_WORKERS, pool_size=self.DB_POOL_SIZE,
+                                  max_overflow=self.DB_MAX_OVERFLOW, reserved=self.DB_RESERVED_CONNECTIONS)
+
+    def check_connection_budget(self) -> None:
+        """Refuse to start when every worker of every host filling its pool would exceed max_connections."""
+        needed = self.connections_needed()
+        if needed > self.DB_MAX_CONNECTIONS:
+            raise RuntimeError(
+                f"connection budget exceeded: {self.APP_HOSTS} host(s) x {self.WEB_WORKERS} worker(s) x "
+                f"({self.DB_POOL_SIZE} pool + {self.DB_MAX_OVERFLOW} overflow) + {self.DB_RESERVED_CONNECTIONS} "
+                f"reserved = {needed} > DB_MAX_CONNECTIONS {self.DB_MAX_CONNECTIONS}; lower WEB_WORKERS or "
+                "DB_POOL_SIZE, or put PgBouncer in front (docs/deploy.md)"
+            )
 
     def default_secret_key(self) -> str | None:
         return "dev-only-not-secret"
@@ -128,6 +182,13 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
 
+    def __init__(self) -> None:
+        super().__init__()
+        # The budgeted pool (development and tests keep SQLAlchemy's defaults, which threads in tests rely on).
+        self.SQLALCHEMY_ENGINES["default"] = pooled_engine(
+            self.SQLALCHEMY_ENGINES["default"], pool_size=self.DB_POOL_SIZE, max_overflow=self.DB_MAX_OVERFLOW
+        )
+
     def default_secret_key(self) -> str | None:
         return None
 
@@ -145,6 +206,7 @@ class ProductionConfig(Config):
                 "production refuses DEMO_MODE without a DEMO_ACCESS_CODE of at least "
                 f"{MIN_DEMO_ACCESS_CODE_LENGTH} characters"
             )
+        self.check_connection_budget()
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -90,3 +90,6 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
         if hasattr(module, "staff_bp"):
             app.register_blueprint(module.staff_bp)
+    from storefront import health
+
+    app.register_blueprint(health.bp)  # /healthz and /readyz for the proxy and the process manager

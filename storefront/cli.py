@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 
+from config import engine_url
 from storefront import database
 
 
@@ -17,7 +18,7 @@ def db_group() -> None:
 @click.argument("revision", default="heads")
 def upgrade_command(revision: str) -> None:
     """Apply migrations up to REVISION (default: every head)."""
-    url = current_app.config["SQLALCHEMY_ENGINES"]["default"]
+    url = engine_url(current_app.config["SQLALCHEMY_ENGINES"]["default"])
     database.upgrade(url, revision)
     click.echo(f"database upgraded to {revision}")
 

@@ -25,7 +25,7 @@ def test_production_uses_secure_cookies(monkeypatch):
     config = ProductionConfig()
     config.validate()
     assert config.SESSION_COOKIE_SECURE and config.REMEMBER_COOKIE_SECURE
-    assert config.SQLALCHEMY_ENGINES["default"].startswith("postgresql+psycopg://")
+    assert config.SQLALCHEMY_ENGINES["default"]["url"].startswith("postgresql+psycopg://")
 
 
 def test_security_headers_on_every_html_response(client, catalog):
