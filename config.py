@@ -43,6 +43,12 @@ class Config:
         self.SQLALCHEMY_ENGINES: dict[str, Any] = {"default": self.DATABASE_URL or "sqlite://"}
         self.REDIS_URL = env.get("REDIS_URL", "")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Catalog page cache (storefront/caching.py): Redis when REDIS_URL is set, in-process otherwise;
+        # CACHE_TYPE=NullCache turns it off.
+        self.CACHE_TYPE = env.get("CACHE_TYPE", "")
+        self.CACHE_KEY_PREFIX = env.get("CACHE_KEY_PREFIX", "flagship:catalog:")
+        # Catalog pages put lapsed holds back on sale at most this often per worker (cron does it every minute).
+        self.HOLD_RELEASE_INTERVAL_SECONDS = _env_int("HOLD_RELEASE_INTERVAL_SECONDS", 5)
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.WTF_CSRF_ENABLED = True
@@ -105,6 +111,8 @@ class TestingConfig(Config):
         super().__init__()
         self.WTF_CSRF_ENABLED = False
         self.RATELIMIT_ENABLED = False
+        self.CACHE_TYPE = "NullCache"  # tests share one app; the caching tests turn it on for their own app
+        self.HOLD_RELEASE_INTERVAL_SECONDS = 0
 
     def default_database_url(self) -> str | None:
         return os.environ.get("TEST_DATABASE_URL") or "sqlite://"

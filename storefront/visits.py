@@ -7,7 +7,7 @@ import secrets
 from functools import partial
 from typing import Any
 
-from flask import Response, has_request_context, session
+from flask import Response, current_app, has_request_context, request, session
 from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -20,15 +20,20 @@ logger = logging.getLogger(__name__)
 SESSION_KEY = "visit"
 
 
-def visit_key() -> str:
+def visit_key(*, create: bool = True) -> str:
     """A random key for this browser session, kept in the signed session cookie; '' outside a request.
+    With create=False, only a key the browser already has (a shared catalog page starts no session).
 
     Pass it to record_event(visit_key=...). It identifies nobody: it is not derived from the user, the IP
     or the device, and a new one starts whenever the session is cleared (sign-in, sign-out).
     """
     if not has_request_context():
         return ""
+    if not create and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        return ""
     key = session.get(SESSION_KEY)
+    if not create:
+        return key if isinstance(key, str) else ""
     if not isinstance(key, str) or len(key) != 16:
         key = secrets.token_hex(8)
         session[SESSION_KEY] = key
@@ -46,7 +51,8 @@ def record_view_after_response(
     the write uses the session's bind: the engine, or under the tests the connection that holds the test's
     transaction (then inside a SAVEPOINT, rolled back with the test). A failed write is logged, never raised.
     """
-    row = event_row(FunnelStep.VIEW, car_model_id=car_model_id, city_id=city_id, visit_key=visit_key())
+    # A view from a browser without a session has no visit key: the page it saw was a shared one, with no cookie.
+    row = event_row(FunnelStep.VIEW, car_model_id=car_model_id, city_id=city_id, visit_key=visit_key(create=False))
     response.call_on_close(partial(_write_view, db_session.get_bind(), row))
 
 
