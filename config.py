@@ -47,6 +47,10 @@ class Config:
         # CACHE_TYPE=NullCache turns it off.
         self.CACHE_TYPE = env.get("CACHE_TYPE", "")
         self.CACHE_KEY_PREFIX = env.get("CACHE_KEY_PREFIX", "flagship:catalog:")
+        # gzip text answers in the app (level 1) when no proxy in front compresses them (README "Speed").
+        self.COMPRESS_RESPONSES = _env_bool("COMPRESS_RESPONSES", False)
+        # How stale a stock figure on a catalog page may be (seconds; 0 = always live). Reserving always checks live.
+        self.STOCK_STALENESS_SECONDS = _env_int("STOCK_STALENESS_SECONDS", 5)
         # Catalog pages put lapsed holds back on sale at most this often per worker (cron does it every minute).
         self.HOLD_RELEASE_INTERVAL_SECONDS = _env_int("HOLD_RELEASE_INTERVAL_SECONDS", 5)
         self.RATELIMIT_HEADERS_ENABLED = True

@@ -4,9 +4,10 @@ What changes rarely (models, trims, prices, specs, showrooms, their translations
 kept under a key that holds the *catalog version*. Every commit that touched a catalog row bumps the version
 (session events below: staff edits, price changes, CSV imports, seeding, whatever path they take), so the next
 request renders afresh and the old entries simply age out. What changes with every reservation (stock counts)
-is never in a cached body: the page holds a marker (`<!--live:...-->`) and the route fills it from one small
-query per request. A listing filtered by city (`city=`) depends on stock for *which* models it lists, so those
-entries also expire after STOCK_STALENESS_SECONDS. The reserve step never reads any of this: it locks the row.
+is never in a cached page body: the page holds a marker (`<!--live:...-->`) and the route fills it from one
+small query, whose answer is kept for at most STOCK_STALENESS_SECONDS (5 s): that is the bound on how stale a
+stock figure may be. A listing filtered by city (`city=`) depends on stock for *which* models it lists, so those
+pages expire after the same bound. The reserve step never reads any of this: it locks the car and checks it.
 
 Only pages nothing personal can be on are shared: no signed-in user, no flashed message, no demo tour (see
 `page_is_shareable`). Everything else renders as before. The backend is Redis when REDIS_URL is set (its own
@@ -36,9 +37,20 @@ from sqlalchemy.orm import ORMExecuteState, Session
 cache = Cache()
 
 VERSION_KEY = "catalog-version"
-# The longest a stock-dependent answer may lag a reservation: which models a `city=` listing shows, and how soon
-# a lapsed hold is put back on sale by a catalog read (cron does it too). Unit counts shown on pages are live.
+# The longest stock shown on a catalog page may lag a reservation (STOCK_STALENESS_SECONDS in the config): unit
+# counts, showrooms with stock, which models a `city=` listing shows, and how soon a catalog read puts a lapsed
+# hold back on sale (cron does it every minute too). Reserving never reads any of it: it locks the car.
 STOCK_STALENESS_SECONDS = 5
+
+
+def stock_staleness() -> int:
+    return int(current_app.config.get("STOCK_STALENESS_SECONDS", STOCK_STALENESS_SECONDS))
+
+
+def remember_stock(key: str, value: Any) -> None:
+    """Keep a stock answer for stock_staleness() seconds (0: not at all; the backends read 0 as "forever")."""
+    if stock_staleness() > 0:
+        cache.set(key, value, timeout=stock_staleness())
 # Session keys that say nothing about who is browsing: a page rendered for such a session may be shared.
 IMPERSONAL_SESSION_KEYS = frozenset({"csrf_token", "visit", "lang", "_permanent"})
 # Tables whose rows are catalog content: a commit that wrote any of them bumps the catalog version.
@@ -193,7 +205,7 @@ def cached_page(render: Callable[[], CachedPage], *, variant: str = "", stock_de
     """The page for this request from the cache, or `render()` it (and keep it when it may be shared).
 
     The key holds the catalog version, the locale, whether htmx asked for a fragment, `variant` (what the route
-    decided beyond the URL) and the URL's arguments. `stock_dependent` pages expire after STOCK_STALENESS_SECONDS.
+    decided beyond the URL) and the URL's arguments. `stock_dependent` pages expire after stock_staleness().
     """
     if not enabled() or not page_is_shareable():
         return render()
@@ -201,7 +213,10 @@ def cached_page(render: Callable[[], CachedPage], *, variant: str = "", stock_de
     page: CachedPage | None = cache.get(key)
     if page is None:
         page = render()
-        cache.set(key, page, timeout=STOCK_STALENESS_SECONDS if stock_dependent else None)
+        if not stock_dependent:
+            cache.set(key, page)
+        else:
+            remember_stock(key, page)
     return page
 
 
@@ -224,7 +239,8 @@ def page_response(body: str, *, last_modified: int | None = None) -> Response:
     response = make_response(body)
     if page_is_shareable():
         response.headers["Cache-Control"] = "no-cache"  # any cache may keep it, but must ask again every time
-    response.set_etag(hashlib.blake2b(body.encode(), digest_size=16).hexdigest())
+    # Weak: the same content may go out gzipped or not (COMPRESS_RESPONSES), and If-None-Match matches either.
+    response.set_etag(hashlib.blake2b(body.encode(), digest_size=16).hexdigest(), weak=True)
     if last_modified:
         response.last_modified = dt.datetime.fromtimestamp(last_modified, dt.UTC)
     response.make_conditional(request)

@@ -13,8 +13,8 @@ from flask import render_template
 from flask_babel import gettext, ngettext
 from markupsafe import Markup
 
-from models import City, Dealer
-from storefront.catalog import queries
+from storefront import caching
+from storefront.catalog import queries, services
 from storefront.extensions import db
 
 _UNITS = re.compile(r"<!--live:units:(\d+)-->")
@@ -26,11 +26,16 @@ def units_marker(car_model_id: int) -> Markup:
 
 
 def fill_unit_counts(body: str) -> str:
-    """Every card's "N units in stock", from one grouped query over the models on the page."""
+    """Every card's "N units in stock", from one grouped query over the models on the page (kept for at most
+    STOCK_STALENESS_SECONDS, so a reservation shows within that bound)."""
     ids = [int(found) for found in _UNITS.findall(body)]
     if not ids:
         return body
-    units = queries.units_in_stock(db.session, ids)
+    key = "units:" + ",".join(map(str, sorted(set(ids))))
+    units: dict[int, int] | None = caching.cache.get(key)
+    if units is None:
+        units = queries.units_in_stock(db.session, ids)
+        caching.remember_stock(key, units)
     return _UNITS.sub(lambda match: units_line(units.get(int(match.group(1)), 0)), body)
 
 
@@ -44,7 +49,7 @@ def units_line(units: int) -> str:
 
 @dataclass(frozen=True)
 class CityName:
-    """The city a model page shows stock for, as kept with the cached page (no row to load)."""
+    """A city as the stock list shows it (kept with cached pages and stock: no row to load)."""
 
     id: int
     slug: str
@@ -53,15 +58,44 @@ class CityName:
 
 
 @dataclass(frozen=True)
+class ShowroomStock:
+    """A showroom holding in-stock units of one model, and how many."""
+
+    id: int
+    name_zh: str
+    name_en: str
+    address_zh: str
+    address_en: str
+    has_self_service_kiosk: bool
+    city: CityName
+    units: int
+
+
+@dataclass(frozen=True)
 class ModelRef:
     slug: str
 
 
-def render_stock(model_slug: str, city: CityName | None, holdings: list[tuple[Dealer, City, int]]) -> str:
+def stock_of_model(model_slug: str) -> list[ShowroomStock]:
+    """Where a model is in stock, by showroom: one grouped query, kept for at most STOCK_STALENESS_SECONDS."""
+    key = f"stock:{model_slug}"
+    found: list[ShowroomStock] | None = caching.cache.get(key)
+    if found is None:
+        found = [
+            ShowroomStock(dealer.id, dealer.name_zh, dealer.name_en, dealer.address_zh, dealer.address_en,
+                          dealer.has_self_service_kiosk, CityName(city.id, city.slug, city.name_zh, city.name_en),
+                          units)
+            for dealer, city, units in services.stock_holdings(db.session, car_model_slug=model_slug)
+        ]
+        caching.remember_stock(key, found)
+    return found
+
+
+def render_stock(model_slug: str, city: CityName | None, holdings: list[ShowroomStock]) -> str:
     """The "where to see it" list: showrooms in `city` with their units, and the other cities that have some."""
-    showrooms = [(dealer, units) for dealer, place, units in holdings if city is None or place.id == city.id]
-    per_city: dict[int, tuple[City, int]] = {}
-    for _dealer, place, _units in holdings:
-        per_city[place.id] = (place, per_city.get(place.id, (place, 0))[1] + 1)
+    showrooms = [(showroom, showroom.units) for showroom in holdings if city is None or showroom.city.id == city.id]
+    per_city: dict[int, tuple[CityName, int]] = {}
+    for showroom in holdings:
+        per_city[showroom.city.id] = (showroom.city, per_city.get(showroom.city.id, (showroom.city, 0))[1] + 1)
     return render_template("catalog/_stock.html", car_model=ModelRef(model_slug), city=city, showrooms=showrooms,
                            stock_cities=list(per_city.values()))

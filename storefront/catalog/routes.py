@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from models import Brand, CarModel, City, Dealer, Powertrain, Trim
 from storefront import caching
 from storefront.caching import CachedPage, cached_page
-from storefront.catalog import live, queries, seed, seo, services
+from storefront.catalog import live, queries, seed, seo
 from storefront.catalog.forms import ListingFilterForm
 from storefront.extensions import db
 from storefront.i18n import localised as loc
@@ -112,10 +112,10 @@ def _filters_from(form: ListingFilterForm) -> queries.ListingFilters:
 def model_detail(slug: str) -> Response:
     """A model: the page is cached per city shown; where it is in stock comes from one live query."""
     release_expired_holds_now_and_then()
-    holdings = services.stock_holdings(db.session, car_model_slug=slug)
+    holdings = live.stock_of_model(slug)
     requested = request.args.get("city", "")
     # With no city asked for (or an unknown one), show the first city that has the car.
-    first_with_stock = holdings[0][1].slug if holdings else ""
+    first_with_stock = holdings[0].city.slug if holdings else ""
     shown = requested or first_with_stock
     page = cached_page(lambda: _render_detail(slug, shown), variant=shown)
     if requested and page.meta["city"] is None and first_with_stock:
