@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, has_app_context, make_response, request, session
+from flask import Flask, Response, current_app, g, has_app_context, make_response, request, session
 from flask_babel import get_locale
 from flask_caching import Cache
 from flask_login import current_user
@@ -213,6 +213,8 @@ def cached_page(render: Callable[[], CachedPage], *, variant: str = "", stock_de
     page: CachedPage | None = cache.get(key)
     if page is None:
         page = render()
+        if current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token") in g:
+            return page  # a form on it took this session's CSRF token: never share that page
         if not stock_dependent:
             cache.set(key, page)
         else:
@@ -239,6 +241,8 @@ def page_response(body: str, *, last_modified: int | None = None) -> Response:
     response = make_response(body)
     if page_is_shareable():
         response.headers["Cache-Control"] = "no-cache"  # any cache may keep it, but must ask again every time
+    if "lang" not in request.args:
+        response.vary.add("Accept-Language")  # the language follows the browser unless the URL names one
     # Weak: the same content may go out gzipped or not (COMPRESS_RESPONSES), and If-None-Match matches either.
     response.set_etag(hashlib.blake2b(body.encode(), digest_size=16).hexdigest(), weak=True)
     if last_modified:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+import time
 from functools import partial
 from typing import Any
 
@@ -53,22 +55,49 @@ def record_view_after_response(
     """
     # A view from a browser without a session has no visit key: the page it saw was a shared one, with no cookie.
     row = event_row(FunnelStep.VIEW, car_model_id=car_model_id, city_id=city_id, visit_key=visit_key(create=False))
-    response.call_on_close(partial(_write_view, db_session.get_bind(), row))
+    batch_seconds = float(current_app.config.get("VIEW_BATCH_SECONDS") or 0)
+    response.call_on_close(partial(_queue_view, db_session.get_bind(), row, batch_seconds))
 
 
-def _write_view(bind: Engine | Connection, row: dict[str, Any]) -> None:
+# Views waiting to be written by this worker. With VIEW_BATCH_SECONDS > 0 a busy worker writes them together,
+# one multi-row INSERT at most every that many seconds (or per VIEW_BATCH_ROWS), instead of one transaction per
+# view: on SQLite every write transaction takes the one database-wide write lock, which two busy workers would
+# otherwise queue on. A worker that dies loses at most that window of views (never an order or a payment).
+VIEW_BATCH_ROWS = 200
+_waiting: list[dict[str, Any]] = []
+_waiting_since = 0.0
+_waiting_lock = threading.Lock()
+
+
+def _queue_view(bind: Engine | Connection, row: dict[str, Any], batch_seconds: float) -> None:
+    global _waiting_since
+    if batch_seconds <= 0 or isinstance(bind, Connection):
+        _write_views(bind, [row])
+        return
+    with _waiting_lock:
+        if not _waiting:
+            _waiting_since = time.monotonic()
+        _waiting.append(row)
+        if len(_waiting) < VIEW_BATCH_ROWS and time.monotonic() - _waiting_since < batch_seconds:
+            return
+        rows = _waiting[:]
+        _waiting.clear()
+    _write_views(bind, rows)
+
+
+def _write_views(bind: Engine | Connection, rows: list[dict[str, Any]]) -> None:
     try:
         if isinstance(bind, Connection):  # under the tests: a SAVEPOINT in the test's transaction
             with bind.begin_nested():
-                bind.execute(INSERT_EVENT, row)
-        elif bind.dialect.name == "postgresql":
+                bind.execute(INSERT_EVENT, rows)
+        elif bind.dialect.name == "postgresql" and len(rows) == 1:
             with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                connection.execute(_PG_VIEW_INSERT, row)
+                connection.execute(_PG_VIEW_INSERT, rows[0])
         else:  # SQLite: WAL mode with synchronous=NORMAL already commits without waiting for the disk
             with bind.begin() as connection:
-                connection.execute(INSERT_EVENT, row)
+                connection.execute(INSERT_EVENT, rows)
     except SQLAlchemyError:
-        logger.warning("page view not recorded", exc_info=True)
+        logger.warning("page view not recorded (%d rows)", len(rows), exc_info=True)
 
 
 # PostgreSQL: one statement, autocommitted, so a single round trip. set_config(..., true) is SET LOCAL: its own

@@ -293,3 +293,22 @@ def test_text_is_gzipped_in_the_app_when_asked_to(db, database_url, tmp_path, ca
         assert "Accept-Encoding" in packed.headers["Vary"] and "Cookie" not in packed.headers["Vary"]
         again = client.get("/models", headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]})
         assert again.status_code == 304
+
+
+def test_a_page_whose_form_took_a_csrf_token_is_never_cached(cached_app, catalog, monkeypatch):
+    """Should a catalog template ever grow a form with a token, that page would stop being shared."""
+    from flask_wtf.csrf import generate_csrf
+
+    from storefront import caching
+
+    rendered = []
+
+    def render_with_a_form() -> caching.CachedPage:
+        rendered.append(generate_csrf())
+        return caching.CachedPage(f"<form><input name=csrf_token value={rendered[-1]}></form>")
+
+    with cached_app.test_request_context("/"):
+        caching.cached_page(render_with_a_form)
+    with cached_app.test_request_context("/"):
+        caching.cached_page(render_with_a_form)
+    assert len(rendered) == 2

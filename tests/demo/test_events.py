@@ -135,3 +135,28 @@ def test_on_a_real_engine_the_view_commits_on_its_own_after_the_page(scratch_dat
             flask_db.engine.dispose()
     assert [step for step, _ in rows] == ["view"] * 3
     assert len({key for _, key in rows}) == 1 and len(rows[0][1]) == 16
+
+
+def test_a_busy_worker_writes_its_views_in_batches(scratch_database_url, monkeypatch):
+    """VIEW_BATCH_SECONDS > 0: views wait in the worker and go in together, one INSERT per batch."""
+    import sqlalchemy as sa
+
+    from storefront import visits
+    from storefront.events import event_row
+
+    monkeypatch.setattr(visits, "VIEW_BATCH_ROWS", 3)
+    monkeypatch.setattr(visits, "_waiting", [])
+    engine = sa.create_engine(scratch_database_url)
+    try:
+        Event.metadata.create_all(engine, tables=[Event.__table__])
+        statements: list[str] = []
+        sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        for _ in range(2):
+            visits._queue_view(engine, event_row(FunnelStep.VIEW, car_model_id=None), batch_seconds=60)
+        assert not [s for s in statements if s.startswith("INSERT")]  # still waiting
+        visits._queue_view(engine, event_row(FunnelStep.VIEW, car_model_id=None), batch_seconds=60)
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM events")).scalar() == 3
+        assert len([s for s in statements if s.startswith("INSERT")]) == 1
+    finally:
+        engine.dispose()
