@@ -70,7 +70,8 @@ def brand(slug: str) -> Response:
 
 @bp.get("/models")
 def listing() -> Response:
-    """Models, filtered and paginated: the page is cached; each card's unit count is filled in live."""
+    """Models, filtered and paginated. The page is cached per catalog version; the page with its unit counts
+    filled in is kept for the stock staleness bound (5 s), so a hit costs no query at all."""
     release_expired_holds_now_and_then()  # held cars whose time ran out go back on sale (bounded staleness)
 
     def render() -> CachedPage:
@@ -86,8 +87,11 @@ def listing() -> Response:
         return CachedPage(render_template(template, form=form, page=page, filters=filters, valid=valid,
                                           live_stock=True))
 
-    cached = cached_page(render, stock_dependent=bool(request.args.get("city")))
-    return caching.page_response(live.fill_unit_counts(cached.body))
+    def with_stock() -> CachedPage:
+        page = cached_page(render, stock_dependent=bool(request.args.get("city")))
+        return CachedPage(live.fill_unit_counts(page.body))
+
+    return caching.page_response(cached_page(with_stock, variant="with-stock", stock_dependent=True).body)
 
 
 def _filters_from(form: ListingFilterForm) -> queries.ListingFilters:
@@ -110,10 +114,23 @@ def _filters_from(form: ListingFilterForm) -> queries.ListingFilters:
 
 @bp.get("/models/<slug>")
 def model_detail(slug: str) -> Response:
-    """A model: the page is cached per city shown; where it is in stock comes from one live query."""
+    """A model. The page is cached per catalog version and city shown; the page with where it is in stock
+    filled in is kept for the stock staleness bound (5 s)."""
     release_expired_holds_now_and_then()
-    holdings = live.stock_of_model(slug)
     requested = request.args.get("city", "")
+    page = cached_page(lambda: _detail_with_stock(slug, requested), variant="with-stock", stock_dependent=True)
+    if _is_htmx_fragment() and request.args.get("partial") == "stock":
+        return make_response(page.meta["stock"])
+    response = caching.page_response(page.body)
+    # The funnel view (not the city switch above), written once the page has been sent.
+    city = page.meta["city"]
+    record_view_after_response(response, db.session, car_model_id=page.meta["model_id"],
+                               city_id=city["id"] if city and city["slug"] == requested else None)
+    return response
+
+
+def _detail_with_stock(slug: str, requested: str) -> CachedPage:
+    holdings = live.stock_of_model(slug)
     # With no city asked for (or an unknown one), show the first city that has the car.
     first_with_stock = holdings[0].city.slug if holdings else ""
     shown = requested or first_with_stock
@@ -122,13 +139,7 @@ def model_detail(slug: str) -> Response:
         page = cached_page(lambda: _render_detail(slug, first_with_stock), variant=first_with_stock)
     city = live.CityName(**page.meta["city"]) if page.meta["city"] else None
     stock = live.render_stock(slug, city, holdings)
-    if _is_htmx_fragment() and request.args.get("partial") == "stock":
-        return make_response(stock)
-    response = caching.page_response(page.body.replace(live.STOCK_LIST, stock))
-    # The funnel view (not the city switch above), written once the page has been sent.
-    record_view_after_response(response, db.session, car_model_id=page.meta["model_id"],
-                               city_id=city.id if city and city.slug == requested else None)
-    return response
+    return CachedPage(page.body.replace(live.STOCK_LIST, stock), {**page.meta, "stock": stock})
 
 
 def _render_detail(slug: str, city_slug: str) -> CachedPage:
