@@ -205,6 +205,7 @@ def bench_database(label: str, url: str, args: argparse.Namespace) -> list[str]:
     with gunicorn("wsgi:app", env) as store, gunicorn("tests.load.hello_app:app", env) as hello:
         previous = wrk(hello + "/", args.seconds, args.connections)
         for name, path in pages:
+            wrk(store + path, 1, args.connections, headers)  # warm-up, not counted: both workers' first renders
             page = wrk(store + path, args.seconds, args.connections, headers)
             following = wrk(hello + "/", args.seconds, args.connections)
             hello_rps = (previous["rps"] + following["rps"]) / 2
