@@ -4,7 +4,8 @@ Builds a migrated database seeded with `flask catalog seed --scale N` (default 2
 SQLite file and on PostgreSQL when it answers. Starts the store and tests/load/hello_app.py under gunicorn
 (2 sync workers each, loopback, free ports), then runs wrk (16 connections) interleaved: hello, page, hello,
 page, ... so drift on a shared machine hits both sides alike. Each page's ratio is its requests/s over the
-mean of the hello runs just before and after it.
+mean of the hello runs just before and after it. Each page first gets a 1 s wrk warm-up that is not counted:
+the first render in each worker is the "SQL miss" column's business; the table shows the steady state.
 
 SQL statements per request are counted in-process (Flask test client on the same database; BEGIN/COMMIT left
 out): "miss" with every cache emptied first, "hit" for the same request straight after. The model page's count
