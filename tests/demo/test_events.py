@@ -148,7 +148,7 @@ def test_a_busy_worker_writes_its_views_in_batches(scratch_database_url, monkeyp
     monkeypatch.setattr(visits, "_waiting", [])
     engine = sa.create_engine(scratch_database_url)
     try:
-        Event.metadata.create_all(engine, tables=[Event.__table__])
+        Event.metadata.create_all(engine)
         statements: list[str] = []
         sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
         for _ in range(2):

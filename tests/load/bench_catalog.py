@@ -182,8 +182,8 @@ def api_pages(url: str) -> list[tuple[str, str]]:
     from storefront import create_app
 
     rules = {rule.rule for rule in create_app("development").url_map.iter_rules()}
-    return [(name, path) for name, path in API_PAGES if path.rsplit("/", 1)[0] + "/<int:model_id>" in rules
-            or path in rules]
+    one_model = any(re.fullmatch(r"/api/v1/models/<[^>]+>", rule) for rule in rules)
+    return [(name, path) for name, path in API_PAGES if path in rules or (path.count("/") == 4 and one_model)]
 
 
 def bench_database(label: str, url: str, args: argparse.Namespace) -> list[str]:
