@@ -74,6 +74,18 @@ class Config:
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         # Stores sharing one Redis (several deployments, or the system tests) keep their counters apart.
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "flagship")
+        # Catalog page cache (storefront/caching.py): Redis when REDIS_URL is set, in-process otherwise;
+        # CACHE_TYPE=NullCache turns it off.
+        self.CACHE_TYPE = env.get("CACHE_TYPE", "")
+        self.CACHE_KEY_PREFIX = env.get("CACHE_KEY_PREFIX", "flagship:catalog:")
+        # gzip text answers in the app (level 1) when no proxy in front compresses them (README "Speed").
+        self.COMPRESS_RESPONSES = _env_bool("COMPRESS_RESPONSES", False)
+        # Model page views are written in batches, at most this many seconds apart per worker (0: one per view).
+        self.VIEW_BATCH_SECONDS = float(env.get("VIEW_BATCH_SECONDS") or 2)
+        # How stale a stock figure on a catalog page may be (seconds; 0 = always live). Reserving always checks live.
+        self.STOCK_STALENESS_SECONDS = _env_int("STOCK_STALENESS_SECONDS", 5)
+        # Catalog pages put lapsed holds back on sale at most this often per worker (cron does it every minute).
+        self.HOLD_RELEASE_INTERVAL_SECONDS = _env_int("HOLD_RELEASE_INTERVAL_SECONDS", 5)
         self.RATELIMIT_HEADERS_ENABLED = True
         # Redis down: fail open to per-process in-memory limits (logged), back to Redis once it answers; never a 5xx.
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
@@ -174,6 +186,9 @@ class TestingConfig(Config):
         super().__init__()
         self.WTF_CSRF_ENABLED = False
         self.RATELIMIT_ENABLED = False
+        self.CACHE_TYPE = "NullCache"  # tests share one app; the caching tests turn it on for their own app
+        self.HOLD_RELEASE_INTERVAL_SECONDS = 0
+        self.VIEW_BATCH_SECONDS = 0.0  # each view written when its response closes, as the tests expect
 
     def default_database_url(self) -> str | None:
         return os.environ.get("TEST_DATABASE_URL") or "sqlite://"

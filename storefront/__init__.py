@@ -47,12 +47,13 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from storefront import templating
+    from storefront import http_caching, templating
     from storefront.errors import register_error_handlers
     from storefront.security import init_security
 
     register_error_handlers(app)
     init_security(app)
+    http_caching.init_app(app)
     templating.init_app(app)
 
     from storefront import cli
@@ -62,6 +63,7 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
+    from storefront import caching
     from storefront.database import configure_engine
     from storefront.extensions import babel, csrf, db, limiter, login_manager
     from storefront.i18n import select_locale, translation_directories
@@ -76,6 +78,7 @@ def _init_extensions(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = translation_directories(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    caching.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message_category = "info"

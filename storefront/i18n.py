@@ -15,12 +15,24 @@ from storefront.clock import STORE_TZ
 LANGUAGE_NAMES = {"zh_Hans_CN": "中文", "en": "English"}
 
 
+# The language a URL names (`?lang=en`): the alternates search engines index (hreflang) and shareable links.
+URL_LANGUAGES = {"zh-CN": "zh_Hans_CN", "en": "en"}
+LANGUAGE_COOKIE = "lang"
+
+
 def select_locale() -> str:
-    """Session choice first, then the browser's Accept-Language, then zh-CN."""
+    """The URL's `lang=` first, then the shopper's choice (its own cookie; older sessions kept it in the
+    session), then the browser's Accept-Language, then zh-CN. A browser without a session cookie never has its
+    session opened here, so a shared page does not vary by cookie."""
     if not has_request_context():  # CLI commands, webhooks' background work, worker threads
         return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     supported = current_app.config["SUPPORTED_LOCALES"]
-    chosen = session.get("lang")
+    named = URL_LANGUAGES.get(request.args.get("lang", ""))
+    if named:
+        return named
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen not in supported and current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
+        chosen = session.get("lang")
     if chosen in supported:
         return str(chosen)
     best = request.accept_languages.best_match(["zh", "zh-CN", "en"])

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, redirect, request, session, url_for
+from flask import Flask, current_app, redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from storefront.i18n import LANGUAGE_NAMES, format_cny, format_local, is_chinese, localised, to_local
+from storefront.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES, format_cny, format_local, is_chinese, localised, to_local
 from storefront.security import is_safe_next
 
 
@@ -27,13 +27,23 @@ def url_with(**changes: Any) -> str:
 
 
 def set_language() -> Response:
-    """POST /lang: remember the chosen language in the session and go back where the user was."""
-    chosen = request.form.get("lang", "")
-    if chosen in LANGUAGE_NAMES:
-        session["lang"] = chosen
-    target = request.form.get("next", "")
-    return redirect(target if is_safe_next(target) else url_for("catalog.home"))
+    """POST /lang: remember the chosen language in its own cookie and go back where the user was.
 
+    It needs no CSRF token, so the switch on a shared page carries none and that page sets no session cookie:
+    a forged POST could only change which language this browser reads in; it touches no session and no data.
+    """
+    chosen = request.form.get("lang", "")
+    target = request.form.get("next", "")
+    response = redirect(target if is_safe_next(target) else url_for("catalog.home"))
+    if chosen in LANGUAGE_NAMES:
+        response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=LANGUAGE_COOKIE_SECONDS, httponly=True,
+                            samesite="Lax", secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+        if current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
+            session["lang"] = chosen  # kept across sign-in/out with the session's other preferences
+    return response
+
+
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 # Header links to areas, shown once the area's endpoint exists (areas land one by one).
 NAV_EXTRAS = (
@@ -44,7 +54,9 @@ NAV_EXTRAS = (
 
 
 def init_app(app: Flask) -> None:
-    app.add_url_rule("/lang", "set_language", set_language, methods=["POST"])
+    from storefront.extensions import csrf
+
+    app.add_url_rule("/lang", "set_language", csrf.exempt(set_language), methods=["POST"])
     app.jinja_env.filters["cny"] = format_cny
     app.jinja_env.filters["local_dt"] = format_local
     app.jinja_env.filters["to_local"] = to_local

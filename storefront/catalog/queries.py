@@ -1,4 +1,4 @@
-"""Read-side queries for catalog pages: the filtered, sorted, paginated model listing."""
+"""Read-side queries for catalog pages: the filtered, sorted, paginated model listing and its unit counts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import Select, exists, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, contains_eager
 
 from models import BodyType, Brand, CarModel, City, Dealer, Powertrain, Trim, Vehicle, VehicleStatus
 from storefront.pagination import Page, count_and_clamp
@@ -81,16 +81,26 @@ def _filtered(filters: ListingFilters) -> Select[tuple[CarModel]]:
 
 
 def list_models(session: Session, filters: ListingFilters, *, page: int, per_page: int) -> Page[CarModel]:
-    """One page of models: one COUNT, one page query, two eager loads — the same 4 queries for any page size."""
+    """One page of models with their brands and the total, in one statement (a window COUNT beside the rows).
+    Only a page past the end costs a second: the COUNT that finds the last page."""
     base = _filtered(filters)
-    total, page = count_and_clamp(session, base, page=page, per_page=per_page)
-    rows = session.scalars(
-        base.options(selectinload(CarModel.brand), selectinload(CarModel.trims))
-        .order_by(*SORTS.get(filters.sort, SORTS["popular"]))
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(items=list(rows), total=total, page=page, per_page=per_page)
+    page = max(page, 1)
+    for _attempt in range(2):
+        rows = session.execute(
+            base.add_columns(func.count().over().label("total"))
+            .options(contains_eager(CarModel.brand))
+            .order_by(*SORTS.get(filters.sort, SORTS["popular"]))
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).all()
+        if rows or page == 1:
+            break
+        total, last = count_and_clamp(session, base, page=page, per_page=per_page)
+        if not total or last == page:
+            break
+        page = last
+    total = rows[0][1] if rows else 0
+    return Page(items=[row[0] for row in rows], total=total, page=page if rows else 1, per_page=per_page)
 
 
 def units_in_stock(session: Session, car_model_ids: list[int]) -> dict[int, int]:

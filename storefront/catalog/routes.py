@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from models import Brand, CarModel, City, Dealer, Powertrain, Trim
-from storefront.catalog import queries, seed, services
+from storefront import caching
+from storefront.caching import CachedPage, cached_page
+from storefront.catalog import live, queries, seed, seo
 from storefront.catalog.forms import ListingFilterForm
 from storefront.extensions import db
+from storefront.i18n import localised as loc
 from storefront.ids import parse_ids
-from storefront.reservations.availability import release_expired_holds_now
+from storefront.reservations.availability import release_expired_holds_now_and_then
 from storefront.visits import record_view_after_response
 
 bp = Blueprint("catalog", __name__, cli_group="catalog")
+bp.add_app_template_global(live.units_marker, "live_units_marker")
+bp.add_app_template_global(seo.head_links, "seo_links")
 
 MAX_COMPARE = 3
 
@@ -37,48 +40,59 @@ def _cities() -> list[City]:
 
 
 @bp.get("/")
-def home() -> str:
-    hot = db.session.scalars(
-        select(CarModel).where(CarModel.is_active.is_(True)).options(selectinload(CarModel.brand))
-        .order_by(CarModel.popularity.desc()).limit(6)
-    ).all()
-    new_energy = db.session.scalars(
-        select(CarModel).where(CarModel.is_active.is_(True), CarModel.powertrain.in_([Powertrain.BEV, Powertrain.PHEV]))
-        .options(selectinload(CarModel.brand)).order_by(CarModel.price_from)
-    ).all()
-    return render_template("catalog/home.html", brands=_brands(), hot=hot, new_energy=new_energy)
+def home() -> Response:
+    def render() -> CachedPage:
+        hot = db.session.scalars(
+            select(CarModel).where(CarModel.is_active.is_(True)).options(joinedload(CarModel.brand))
+            .order_by(CarModel.popularity.desc()).limit(6)
+        ).all()
+        new_energy = db.session.scalars(
+            select(CarModel)
+            .where(CarModel.is_active.is_(True), CarModel.powertrain.in_([Powertrain.BEV, Powertrain.PHEV]))
+            .options(joinedload(CarModel.brand)).order_by(CarModel.price_from)
+        ).all()
+        return CachedPage(render_template("catalog/home.html", brands=_brands(), hot=hot, new_energy=new_energy))
+
+    return caching.page_response(cached_page(render).body, last_modified=caching.catalog_changed_at())
 
 
 @bp.get("/brands/<slug>")
-def brand(slug: str) -> str:
-    brand = db.session.scalar(select(Brand).where(Brand.slug == slug)) or abort(404)
-    car_models = db.session.scalars(
-        select(CarModel).where(CarModel.brand_id == brand.id, CarModel.is_active.is_(True))
-        .options(selectinload(CarModel.trims)).order_by(CarModel.sort_order)
-    ).all()
-    return render_template("catalog/brand.html", brand=brand, car_models=car_models)
+def brand(slug: str) -> Response:
+    def render() -> CachedPage:
+        brand = db.session.scalar(select(Brand).where(Brand.slug == slug)) or abort(404)
+        car_models = db.session.scalars(
+            select(CarModel).where(CarModel.brand_id == brand.id, CarModel.is_active.is_(True))
+            .order_by(CarModel.sort_order)
+        ).all()
+        return CachedPage(render_template("catalog/brand.html", brand=brand, car_models=car_models))
+
+    return caching.page_response(cached_page(render).body, last_modified=caching.catalog_changed_at())
 
 
 @bp.get("/models")
-def listing() -> str:
-    release_expired_holds_now()  # held cars whose time ran out are back on sale before we count stock
-    form = ListingFilterForm(request.args)
-    brands, cities = _brands(), _cities()
-    form.brand.choices = [("", _("All brands"))] + [(b.slug, b.name_zh if _is_zh() else b.name_en) for b in brands]
-    form.city.choices = [("", _("Any city"))] + [(c.slug, c.name_zh if _is_zh() else c.name_en) for c in cities]
-    valid = form.validate()
-    filters = _filters_from(form) if valid else queries.ListingFilters()
-    page_number = request.args.get("page", 1, type=int) or 1
-    page = queries.list_models(db.session, filters, page=page_number, per_page=current_app.config["PAGE_SIZE"])
-    stock = queries.units_in_stock(db.session, [m.id for m in page.items])
-    template = "catalog/_results.html" if _is_htmx_fragment() else "catalog/listing.html"
-    return render_template(template, form=form, page=page, stock=stock, filters=filters, valid=valid)
+def listing() -> Response:
+    """Models, filtered and paginated. The page is cached per catalog version; the page with its unit counts
+    filled in is kept for the stock staleness bound (5 s), so a hit costs no query at all."""
+    release_expired_holds_now_and_then()  # held cars whose time ran out go back on sale (bounded staleness)
 
+    def render() -> CachedPage:
+        form = ListingFilterForm(request.args)
+        brands, cities = _brands(), _cities()
+        form.brand.choices = [("", _("All brands"))] + [(b.slug, loc(b, "name")) for b in brands]
+        form.city.choices = [("", _("Any city"))] + [(c.slug, loc(c, "name")) for c in cities]
+        valid = form.validate()
+        filters = _filters_from(form) if valid else queries.ListingFilters()
+        page_number = request.args.get("page", 1, type=int) or 1
+        page = queries.list_models(db.session, filters, page=page_number, per_page=current_app.config["PAGE_SIZE"])
+        template = "catalog/_results.html" if _is_htmx_fragment() else "catalog/listing.html"
+        return CachedPage(render_template(template, form=form, page=page, filters=filters, valid=valid,
+                                          live_stock=True))
 
-def _is_zh() -> bool:
-    from storefront.i18n import is_chinese
+    def with_stock() -> CachedPage:
+        page = cached_page(render, stock_dependent=bool(request.args.get("city")))
+        return CachedPage(live.fill_unit_counts(page.body))
 
-    return is_chinese()
+    return caching.page_response(cached_page(with_stock, variant="with-stock", stock_dependent=True).body)
 
 
 def _filters_from(form: ListingFilterForm) -> queries.ListingFilters:
@@ -100,29 +114,46 @@ def _filters_from(form: ListingFilterForm) -> queries.ListingFilters:
 
 
 @bp.get("/models/<slug>")
-def model_detail(slug: str) -> str | Response:
-    release_expired_holds_now()
+def model_detail(slug: str) -> Response:
+    """A model. The page is cached per catalog version and city shown; the page with where it is in stock
+    filled in is kept for the stock staleness bound (5 s)."""
+    release_expired_holds_now_and_then()
+    requested = request.args.get("city", "")
+    page = cached_page(lambda: _detail_with_stock(slug, requested), variant="with-stock", stock_dependent=True)
+    if _is_htmx_fragment() and request.args.get("partial") == "stock":
+        return make_response(page.meta["stock"])
+    response = caching.page_response(page.body)
+    # The funnel view (not the city switch above), written once the page has been sent.
+    city = page.meta["city"]
+    record_view_after_response(response, db.session, car_model_id=page.meta["model_id"],
+                               city_id=city["id"] if city and city["slug"] == requested else None)
+    return response
+
+
+def _detail_with_stock(slug: str, requested: str) -> CachedPage:
+    holdings = live.stock_of_model(slug)
+    # With no city asked for (or an unknown one), show the first city that has the car.
+    first_with_stock = holdings[0].city.slug if holdings else ""
+    shown = requested or first_with_stock
+    page = cached_page(lambda: _render_detail(slug, shown), variant=shown)
+    if requested and page.meta["city"] is None and first_with_stock:
+        page = cached_page(lambda: _render_detail(slug, first_with_stock), variant=first_with_stock)
+    city = live.CityName(**page.meta["city"]) if page.meta["city"] else None
+    stock = live.render_stock(slug, city, holdings)
+    return CachedPage(page.body.replace(live.STOCK_LIST, stock), {**page.meta, "stock": stock})
+
+
+def _render_detail(slug: str, city_slug: str) -> CachedPage:
     car_model = db.session.scalar(
         select(CarModel).where(CarModel.slug == slug, CarModel.is_active.is_(True))
-        .options(selectinload(CarModel.brand), selectinload(CarModel.trims))
+        .options(joinedload(CarModel.brand), selectinload(CarModel.trims))
     ) or abort(404)
     cities = _cities()
-    city_slug = request.args.get("city", "")
     city = next((c for c in cities if c.slug == city_slug), None)
-    stock_cities = services.cities_with_stock(db.session, car_model_id=car_model.id)
-    if city is None and stock_cities:
-        city = stock_cities[0][0]
-    showrooms = services.stock_by_dealer(db.session, car_model_id=car_model.id, city_id=city.id if city else None)
-    context: dict[str, Any] = {
-        "car_model": car_model, "cities": cities, "city": city, "showrooms": showrooms, "stock_cities": stock_cities,
-    }
-    if _is_htmx_fragment() and request.args.get("partial") == "stock":
-        return render_template("catalog/_stock.html", **context)
-    response = make_response(render_template("catalog/detail.html", **context))
-    # The funnel view (not the city switch above), written once the page has been sent.
-    record_view_after_response(response, db.session, car_model_id=car_model.id,
-                               city_id=city.id if city and city.slug == city_slug else None)
-    return response
+    body = render_template("catalog/detail.html", car_model=car_model, cities=cities, city=city,
+                           stock_list=live.STOCK_LIST, json_ld=seo.car_json_ld(car_model))
+    city_meta = {"id": city.id, "slug": city.slug, "name_zh": city.name_zh, "name_en": city.name_en} if city else None
+    return CachedPage(body, {"model_id": car_model.id, "city": city_meta})
 
 
 @bp.get("/compare")
@@ -152,6 +183,27 @@ def showrooms() -> str:
         query = query.where(Dealer.city_id == city.id)
     dealers = db.session.scalars(query.order_by(Dealer.city_id, Dealer.name_en)).all()
     return render_template("catalog/showrooms.html", cities=cities, city=city, dealers=dealers)
+
+
+@bp.get("/sitemap.xml")
+def sitemap() -> Response:
+    def render() -> CachedPage:
+        brands = db.session.scalars(select(Brand.slug).order_by(Brand.sort_order)).all()
+        car_models = db.session.scalars(
+            select(CarModel.slug).where(CarModel.is_active.is_(True)).order_by(CarModel.sort_order)
+        ).all()
+        return CachedPage(render_template("catalog/sitemap.xml", entries=seo.sitemap_entries(brands, car_models)))
+
+    response = caching.page_response(cached_page(render).body, last_modified=caching.catalog_changed_at())
+    response.mimetype = "application/xml"
+    return response
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    response = make_response(seo.robots_txt())
+    response.mimetype = "text/plain"
+    return response
 
 
 @bp.cli.command("seed")

@@ -46,3 +46,21 @@ def cities_with_stock(session: Session, *, car_model_id: int) -> list[tuple[City
         .order_by(City.sort_order)
     )
     return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def stock_holdings(session: Session, *, car_model_slug: str) -> list[tuple[Dealer, City, int]]:
+    """Every active showroom with in-stock units of a model, with its city and how many: one grouped query,
+    ordered as the page lists them (cities in their order, then showrooms by name)."""
+    units = func.count(Vehicle.id).label("units")
+    query = (
+        select(Dealer, City, units)
+        .join(City, City.id == Dealer.city_id)
+        .join(Vehicle, Vehicle.dealer_id == Dealer.id)
+        .join(Trim, Trim.id == Vehicle.trim_id)
+        .join(CarModel, CarModel.id == Trim.car_model_id)
+        .where(CarModel.slug == car_model_slug, CarModel.is_active.is_(True),
+               Vehicle.status == VehicleStatus.IN_STOCK, Dealer.is_active.is_(True))
+        .group_by(Dealer.id, City.id)
+        .order_by(City.sort_order, Dealer.name_en)
+    )
+    return [(row[0], row[1], row[2]) for row in session.execute(query)]

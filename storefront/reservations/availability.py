@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 
+from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from storefront.extensions import db
@@ -26,3 +28,18 @@ def release_expired_holds_now() -> int:
         log.warning("could not release expired holds now: %s", error)
         return 0
     return released
+
+
+_released_at = 0.0
+
+
+def release_expired_holds_now_and_then() -> None:
+    """Catalog reads: the same, at most once every HOLD_RELEASE_INTERVAL_SECONDS per worker (default 5 s, the
+    catalog's stated staleness bound), so a browsing shopper does not pay a query on every page. Cron runs the
+    full release every minute; reserving always locks and checks the car itself."""
+    global _released_at
+    now = time.monotonic()
+    if now - _released_at < current_app.config.get("HOLD_RELEASE_INTERVAL_SECONDS", 5):
+        return
+    _released_at = now
+    release_expired_holds_now()

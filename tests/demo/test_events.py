@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from models import Event, FunnelStep
 from storefront.events import record_event
-from storefront.visits import SESSION_KEY
+from storefront.visits import SESSION_KEY, visit_key
 
 
 def _events(db, step=FunnelStep.VIEW):
@@ -22,13 +22,15 @@ def _sent(response):
 
 def test_model_page_records_one_view_with_model_city_and_visit(client, db, catalog):
     kadjar, shanghai = catalog.car_models[0], catalog.cities[0]
+    with client.session_transaction() as session:  # a browser whose session began on an earlier page
+        session[SESSION_KEY] = "0123456789abcdef"
     _sent(client.get("/models/kadjar"))
     _sent(client.get("/models/kadjar?city=shanghai"))
     views = _events(db)
     assert [(e.car_model_id, e.city_id) for e in views] == [(kadjar.id, None), (kadjar.id, shanghai.id)]
     with client.session_transaction() as session:
         key = session[SESSION_KEY]
-    assert len(key) == 16 and {e.visit_key for e in views} == {key}
+    assert key == "0123456789abcdef" and {e.visit_key for e in views} == {key}
     assert all(e.props == {} and e.dealer_id is None for e in views)
 
 
@@ -69,11 +71,17 @@ def test_unknown_model_records_nothing(client, db, catalog):
 def test_each_browser_gets_its_own_random_visit_key(app, db, catalog):
     keys = set()
     for _ in range(2):
-        browser = app.test_client()
-        browser.get("/models/kadjar")
-        with browser.session_transaction() as session:
-            keys.add(session[SESSION_KEY])
-    assert len(keys) == 2
+        with app.test_request_context("/finance/quote"):  # a page that records an event starts the session
+            keys.add(visit_key())
+    assert len(keys) == 2 and all(len(key) == 16 for key in keys)
+
+
+def test_a_view_from_a_browser_without_a_session_starts_none(client, db, catalog):
+    """Shared catalog pages set no cookie (issue 14): such a view is counted, with no visit key."""
+    response = client.get("/models/kadjar")
+    _sent(response)
+    assert "Set-Cookie" not in response.headers
+    assert [e.visit_key for e in _events(db)] == [""]
 
 
 def test_an_event_is_rolled_back_with_the_action_it_describes(db, catalog):
@@ -113,6 +121,8 @@ def test_on_a_real_engine_the_view_commits_on_its_own_after_the_page(scratch_dat
         seed_catalog(flask_db.session)
         flask_db.session.commit()
     browser = app.test_client()
+    with browser.session_transaction() as session:  # a browser whose session began on an earlier page
+        session[SESSION_KEY] = "0123456789abcdef"
     for _ in range(3):
         _sent(browser.get("/models/koleos"))
     other = sa.create_engine(scratch_database_url)
@@ -125,3 +135,28 @@ def test_on_a_real_engine_the_view_commits_on_its_own_after_the_page(scratch_dat
             flask_db.engine.dispose()
     assert [step for step, _ in rows] == ["view"] * 3
     assert len({key for _, key in rows}) == 1 and len(rows[0][1]) == 16
+
+
+def test_a_busy_worker_writes_its_views_in_batches(scratch_database_url, monkeypatch):
+    """VIEW_BATCH_SECONDS > 0: views wait in the worker and go in together, one INSERT per batch."""
+    import sqlalchemy as sa
+
+    from storefront import visits
+    from storefront.events import event_row
+
+    monkeypatch.setattr(visits, "VIEW_BATCH_ROWS", 3)
+    monkeypatch.setattr(visits, "_waiting", [])
+    engine = sa.create_engine(scratch_database_url)
+    try:
+        Event.metadata.create_all(engine)
+        statements: list[str] = []
+        sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        for _ in range(2):
+            visits._queue_view(engine, event_row(FunnelStep.VIEW, car_model_id=None), batch_seconds=60)
+        assert not [s for s in statements if s.startswith("INSERT")]  # still waiting
+        visits._queue_view(engine, event_row(FunnelStep.VIEW, car_model_id=None), batch_seconds=60)
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM events")).scalar() == 3
+        assert len([s for s in statements if s.startswith("INSERT")]) == 1
+    finally:
+        engine.dispose()
