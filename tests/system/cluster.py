@@ -176,8 +176,8 @@ def store_env(cluster: Cluster, host: Host | None = None) -> dict[str, str]:
     env.update(
         FLASK_APP="wsgi", APP_ENV="production", SECRET_KEY=cluster.secret_key, DATABASE_URL=database_url,
         REDIS_URL=redis_url, RATELIMIT_KEY_PREFIX=f"flagship-{cluster.database}",
-        # The demo payment provider stands in for Stripe (production allows it only in demo mode).
-        DEMO_MODE="1",
+        # The demo payment provider stands in for Stripe (production allows it only with its own switch on).
+        DEMO_PAYMENTS="1",
         # Plain http on loopback: a real site terminates TLS at nginx and keeps secure cookies.
         SESSION_COOKIE_SECURE="0", PUBLIC_BASE_URL=f"http://{PROXY[0]}:{PROXY[1]}",
         TRUSTED_PROXY_COUNT="1", WEB_WORKERS=str(cluster.workers), APP_HOSTS=str(len(cluster.hosts)),

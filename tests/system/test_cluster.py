@@ -13,11 +13,13 @@ import subprocess
 import pytest
 import requests
 
+from tests.load.run import LOAD_PASSWORD, ensure_accounts
 from tests.system import cluster as cl
 
 pytestmark = pytest.mark.slow
 
-SHOPPER = ("shopper@flagship.demo", "demo-shopper-2026")  # seeded by `flask seed`
+# A shopper made for the cluster (the published demo accounts sign in only where demo mode is unlocked).
+SHOPPER = ("load-0001@flagship.test", LOAD_PASSWORD)
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +30,7 @@ def cluster() -> cl.Cluster:
         pytest.skip("no cluster running (make cluster)")
     found = cl.Cluster.load()
     assert len(found.hosts) >= 2
+    ensure_accounts(found.database_url, 1)
     return found
 
 
