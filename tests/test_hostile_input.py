@@ -88,7 +88,9 @@ def test_no_get_route_answers_a_5xx_to_any_input(app, client, login_as, admin_us
         def probe(values: dict[str, str], query: list[tuple[str, str]]) -> None:
             url = _url(rule, values)  # noqa: B023  (called right here, inside this iteration)
             response = client.get(url, query_string=query)  # an unhandled error raises here (PROPAGATE_EXCEPTIONS)
-            assert response.status_code < 500, (url, query)
+            # /readyz's 503 is its answer, not a failure: the suite's database is made without Alembic (no head).
+            allowed = {503} if rule.endpoint == "health.readyz" else set()  # noqa: B023
+            assert response.status_code < 500 or response.status_code in allowed, (url, query)
 
         for value in QUERY_SWEEP:
             probe = example(values=_real_path_values(rule, real), query=[(name, value) for name in ARGUMENT_NAMES])(
