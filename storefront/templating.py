@@ -39,7 +39,6 @@ def set_language() -> Response:
 NAV_EXTRAS = (
     ("test_drives.index", _l("Test drive")),
     ("finance.index", _l("Finance & lease")),
-    ("reservations.mine", _l("My reservations")),
 )
 
 

@@ -46,4 +46,18 @@
   });
 
   document.addEventListener("DOMContentLoaded", tickCountdowns);
+
+  // Sign-in links marked data-next-here come back to the page as it is now: htmx steps (city, showroom, day)
+  // have changed the address since the link was drawn, and a chosen test-drive time is kept as slot=.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[data-next-here]");
+    if (!link) return;
+    var here = new URL(window.location.href);
+    var slot = document.querySelector("input[name=starts_at]:checked");
+    if (slot) here.searchParams.set("slot", slot.value);
+    here.searchParams.delete("partial");
+    var target = new URL(link.href, window.location.href);
+    target.searchParams.set("next", here.pathname + here.search);
+    link.href = target.pathname + target.search;
+  });
 })();
