@@ -7,6 +7,7 @@ from typing import Any
 import click
 from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -61,8 +62,9 @@ def brand(slug: str) -> str:
 @bp.get("/models")
 def listing() -> str:
     release_expired_holds_now()  # held cars whose time ran out are back on sale before we count stock
-    form = ListingFilterForm(request.args)
     brands, cities = _brands(), _cities()
+    preferred = None if "city" in request.args else services.preferred_city(cities, current_user)
+    form = ListingFilterForm(request.args, city=preferred.slug if preferred else None)
     form.brand.choices = [("", _("All brands"))] + [(b.slug, b.name_zh if _is_zh() else b.name_en) for b in brands]
     form.city.choices = [("", _("Any city"))] + [(c.slug, c.name_zh if _is_zh() else c.name_en) for c in cities]
     valid = form.validate()
@@ -108,6 +110,8 @@ def model_detail(slug: str) -> str | Response:
     cities = _cities()
     city_slug = request.args.get("city", "")
     city = next((c for c in cities if c.slug == city_slug), None)
+    if city is None and "city" not in request.args:
+        city = services.preferred_city(cities, current_user)
     stock_cities = services.cities_with_stock(db.session, car_model_id=car_model.id)
     if city is None and stock_cities:
         city = stock_cities[0][0]

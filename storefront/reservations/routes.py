@@ -31,6 +31,7 @@ from models import (
 from models.reservations import ACTIVE_STATUSES
 from storefront import clock
 from storefront.auth import admin_required, require_staff
+from storefront.catalog.services import preferred_city
 from storefront.demo.store_clock import with_store_clock
 from storefront.errors import DomainError
 from storefront.extensions import db
@@ -99,11 +100,14 @@ def choose(model_slug: str) -> str:
     if not trims:
         abort(404)
     trim = next((t for t in trims if str(t.id) == request.args.get("trim")), trims[0])
-    colour_stock = queries.colour_stock(db.session, trim_id=trim.id)
-    colour = trim.colour(request.args.get("colour", "")) or next(
-        (c for c in trim.colours if colour_stock.get(c["code"])), trim.colours[0] if trim.colours else None)
     cities = list(db.session.scalars(select(City).order_by(City.sort_order)))
     city = next((c for c in cities if c.slug == request.args.get("city")), None)
+    if city is None and "city" not in request.args:
+        city = preferred_city(cities, current_user)
+    # Colour counts follow the city chosen: "Midnight Black (3 in stock)" means 3 in that city.
+    colour_stock = queries.colour_stock(db.session, trim_id=trim.id, city_id=city.id if city else None)
+    colour = trim.colour(request.args.get("colour", "")) or next(
+        (c for c in trim.colours if colour_stock.get(c["code"])), trim.colours[0] if trim.colours else None)
     showrooms: list[tuple[Dealer, int]] = []
     vehicles: list[Vehicle] = []
     if colour is not None:
