@@ -8,11 +8,12 @@ import click
 from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from models import Brand, CarModel, City, Dealer, Powertrain, Trim
-from storefront.catalog import queries, seed, services
+from storefront.catalog import illustrations, queries, seed, services
 from storefront.catalog.forms import ListingFilterForm
 from storefront.extensions import db
 from storefront.reservations.availability import release_expired_holds_now
@@ -39,12 +40,13 @@ def _cities() -> list[City]:
 @bp.get("/")
 def home() -> str:
     hot = db.session.scalars(
-        select(CarModel).where(CarModel.is_active.is_(True)).options(selectinload(CarModel.brand))
-        .order_by(CarModel.popularity.desc()).limit(6)
+        select(CarModel).where(CarModel.is_active.is_(True))
+        .options(selectinload(CarModel.brand), selectinload(CarModel.trims))
+        .order_by(CarModel.popularity.desc()).limit(8)
     ).all()
     new_energy = db.session.scalars(
         select(CarModel).where(CarModel.is_active.is_(True), CarModel.powertrain.in_([Powertrain.BEV, Powertrain.PHEV]))
-        .options(selectinload(CarModel.brand)).order_by(CarModel.price_from)
+        .options(selectinload(CarModel.brand), selectinload(CarModel.trims)).order_by(CarModel.price_from)
     ).all()
     return render_template("catalog/home.html", brands=_brands(), hot=hot, new_energy=new_energy)
 
@@ -116,8 +118,11 @@ def model_detail(slug: str) -> str | Response:
     if city is None and stock_cities:
         city = stock_cities[0][0]
     showrooms = services.stock_by_dealer(db.session, car_model_id=car_model.id, city_id=city.id if city else None)
+    colours = car_model.trims[0].colours if car_model.trims else []
+    colour = next((c for c in colours if c.get("code") == request.args.get("colour")), colours[0] if colours else None)
     context: dict[str, Any] = {
         "car_model": car_model, "cities": cities, "city": city, "showrooms": showrooms, "stock_cities": stock_cities,
+        "colours": colours, "colour": colour,
     }
     if _is_htmx_fragment() and request.args.get("partial") == "stock":
         return render_template("catalog/_stock.html", **context)
@@ -126,6 +131,14 @@ def model_detail(slug: str) -> str | Response:
     record_view_after_response(response, db.session, car_model_id=car_model.id,
                                city_id=city.id if city and city.slug == city_slug else None)
     return response
+
+
+@bp.app_template_global("car_drawing")
+def car_drawing(car_model: CarModel, *, view: illustrations.View = "side", paint: str | None = None,
+                label: str = "") -> Markup:
+    """The model's drawing (storefront/catalog/illustrations.py) for any area's template."""
+    return illustrations.draw(slug=car_model.slug, brand=car_model.brand.slug, body_type=car_model.body_type.value,
+                              view=view, paint=paint, label=label)
 
 
 @bp.get("/compare")
