@@ -59,7 +59,7 @@ def test_index_query_count_does_not_grow_with_the_catalog(client, db, products, 
 
 def test_model_page_links_to_the_quote_builder(client, products, kadjar):
     page = text(client.get(f"/models/{kadjar.car_model.slug}", headers=EN))
-    assert f'href="/finance/quote/{kadjar.id}"' in page
+    assert f'href="/finance/quote/{kadjar.id}?colour=' in page  # in the colour shown
 
 
 # --- Builder --------------------------------------------------------------------------
