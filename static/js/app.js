@@ -56,11 +56,11 @@
     var scope = radio.closest("[data-paint-scope]") || document;
     scope.querySelectorAll("svg .paint").forEach(function (part) { part.setAttribute("fill", radio.dataset.hex); });
     scope.querySelectorAll("svg[aria-label]").forEach(function (svg) {
-      var label = svg.getAttribute("aria-label"), old = svg.dataset.paintName || radio.form.dataset.paintName;
+      var label = svg.getAttribute("aria-label"), old = svg.dataset.paintedAs || radio.form.dataset.paintedAs;
       if (old && label.indexOf(old) !== -1) svg.setAttribute("aria-label", label.replace(old, radio.dataset.name));
-      svg.dataset.paintName = radio.dataset.name;
+      svg.dataset.paintedAs = radio.dataset.name;
     });
-    radio.form.dataset.paintName = radio.dataset.name;
+    radio.form.dataset.paintedAs = radio.dataset.name;
     scope.querySelectorAll("[data-paint-name]").forEach(function (el) { el.textContent = radio.dataset.name; });
     document.querySelectorAll("a[data-paint-link]").forEach(function (link) {
       var url = new URL(link.href, window.location.href);
@@ -74,7 +74,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll(".paint-picker").forEach(function (form) {
       var chosen = form.querySelector("input[name=colour]:checked");
-      if (chosen) form.dataset.paintName = chosen.dataset.name;
+      if (chosen) form.dataset.paintedAs = chosen.dataset.name;
     });
   });
 

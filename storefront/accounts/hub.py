@@ -32,9 +32,11 @@ def overview(session: Session, *, user: User) -> Hub:
     views = current_app.view_functions
     if "reservations.mine" in views:
         from storefront.reservations import queries as reservation_queries
+        from storefront.reservations.forms import STATUS_LABELS
 
         reservations = reservation_queries.shopper_reservations(session, user_id=user.id)
-        hub.reservations, hub.reservation_count = reservations[:SHOWN], len(reservations)
+        hub.reservations = [(r, STATUS_LABELS[r.status]) for r in reservations[:SHOWN]]
+        hub.reservation_count = len(reservations)
     if "test_drives.mine" in views:
         from storefront.test_drives import queries as test_drive_queries
         from storefront.test_drives.services import status_label

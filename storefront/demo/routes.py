@@ -17,7 +17,7 @@ from sqlalchemy import select
 from models import Role, User
 from storefront import clock
 from storefront.auth import admin_required, mark_fresh_login, require_staff
-from storefront.demo import queries, services, tour
+from storefront.demo import allocation, queries, services, tour
 from storefront.demo.forms import (
     ConfirmForm,
     DateRangeForm,
@@ -138,7 +138,14 @@ def tour_start() -> Response:
         abort(404)
     if not TourForm().validate():
         abort(400)
+    _restock_tour_cars()
     return _go_to_step(1, [])
+
+
+def _restock_tour_cars() -> None:
+    """The car the last tour handed over goes back on sale, so the next tour finds one (no reset needed)."""
+    if allocation.restock(db.session):
+        db.session.commit()
 
 
 @bp.post("/tour/go")
@@ -165,6 +172,7 @@ def tour_end() -> Response:
         abort(400)
     finished = (tour.state() or {}).get("step") == tour.TOTAL and request.form.get("finished")
     tour.end()
+    _restock_tour_cars()
     if finished and current_user.is_authenticated and current_user.is_staff:
         flash(_("Tour finished: here is what the funnel says."), "success")
         return redirect(url_for("demo_staff.dashboard")) if "demo_staff.dashboard" in current_app.view_functions \
