@@ -320,8 +320,11 @@ def _insights(period: queries.Period) -> dict[str, Any]:
         "quote_total": sum(n for _k, n in mix),
         "deposits": queries.deposits(db.session, period),
         "utilisation": queries.utilisation(db.session, clock.local_now().date()),
-        "chart": queries.chart_data(funnel, chart_series, cities, mix, labels,
-                                    [localised(c, "name") for c in cities]),
+        "chart": {**queries.chart_data(funnel, chart_series, cities, mix, labels,
+                                       [localised(c, "name") for c in cities]),
+                  "axes": {"events": _("Events"), "day": _("Day") if len(series) <= 62 else _("Week starting"),
+                           "views": _("Model page views"), "steps": _("Quotes, test drives, reservations"),
+                           "city_count": _("Bookings and reservations"), "of_previous": _("of the step before")}},
     }
 
 
