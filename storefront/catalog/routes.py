@@ -133,6 +133,21 @@ def model_detail(slug: str) -> str | Response:
     return response
 
 
+@bp.app_template_filter("kw")
+def kilowatts(power_kw: int) -> str:
+    return _("%(kw)d kW", kw=power_kw)
+
+
+@bp.app_template_filter("fuel_or_range")
+def fuel_or_range(trim: Trim) -> str:
+    """"430 km range" for an EV, "7.6 L/100 km" otherwise, "—" when unknown."""
+    if trim.range_km:
+        return _("%(km)d km range", km=trim.range_km)
+    if trim.fuel_l_per_100km:
+        return _("%(l)s L/100 km", l=trim.fuel_l_per_100km)
+    return "—"
+
+
 @bp.app_template_global("car_drawing")
 def car_drawing(car_model: CarModel, *, view: illustrations.View = "side", paint: str | None = None,
                 label: str = "") -> Markup:
@@ -155,6 +170,7 @@ def compare() -> str:
         .options(selectinload(Trim.car_model)).order_by(CarModel.sort_order, Trim.msrp_cny)
     ).all()
     return render_template("catalog/compare.html", trims=trims, all_trims=all_trims, too_many=too_many,
+                           differences_only=request.args.get("diff") == "1",
                            max_compare=MAX_COMPARE)
 
 
