@@ -33,7 +33,7 @@ def seed_tour_allocation(session: Session) -> str:
     for trim in trims:
         for colour in trim.colours:
             serial += 1
-            vin = with_check_digit(f"{VIN_PREFIX}0LS{serial:06d}")
+            vin = with_check_digit(f"{VIN_PREFIX}0LS9{serial:05d}")  # 9xxxxx: no clash with the stock VINs
             if vin in existing:
                 continue
             session.add(Vehicle(vin=vin, trim_id=trim.id, dealer_id=dealer.id, colour_code=colour["code"],
