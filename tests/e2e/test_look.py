@@ -196,7 +196,13 @@ def test_every_shopper_page_fits_a_360_px_phone(browser, live_server) -> None:  
             # 我的 sits in the header, on screen, on every page.
             box = page.locator(".account-menu .my-link").bounding_box()
             assert box and box["x"] + box["width"] <= 360, f"我的 is off-screen on {path}"
-        # The saved quote's schedule, a reservation's reference and the spec cards keep their shape.
+        # A saved quote (its schedule kept every column) and the spec cards keep their shape.
+        page.goto("/finance/quote/3")
+        page.locator(".save-quote button[type=submit]").click()
+        expect(page).to_have_url(re.compile(r"/finance/quotes/Q-"))
+        assert_fits_the_phone(page)
+        last = page.locator(".schedule-table thead th").last.bounding_box()
+        assert last and last["x"] + last["width"] <= 360, "the schedule's last column is cut off"
         page.goto("/models/koleos")
         spec = page.locator(".spec-table tbody tr").first
         assert spec.bounding_box()["width"] <= 340  # type: ignore[index]
