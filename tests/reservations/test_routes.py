@@ -398,3 +398,11 @@ def test_expired_event_then_completed_still_ends_confirmed(app, client, db, cata
     assert _stripe_webhook(client, "evt_o2", "checkout.session.completed", payment).get_json()["result"] == "applied"
     db.refresh(reservation)
     assert reservation.status is ReservationStatus.CONFIRMED and reservation.vehicle.status is VehicleStatus.RESERVED
+
+
+def test_the_my_hub_lists_a_reservation_with_its_status(app, client, db, catalog, policies, shopper):
+    reservation = reserve(app, db, shopper, vehicle_id=catalog.vehicles[0].id)
+    login(client, shopper)
+    page = client.get("/account/", headers=EN).get_data(as_text=True)
+    assert reservation.reference in page and "Waiting for payment" in page
+    assert f'href="/reservations/{reservation.reference}"' in page
