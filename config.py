@@ -133,7 +133,9 @@ class Config:
         self.MAIL_DEFAULT_SENDER = env.get("MAIL_DEFAULT_SENDER", "Flagship <noreply@flagship.example>")
         # Development: also send queued mail right after the request (cron runs `flask outbox send` elsewhere).
         self.MAIL_SEND_INLINE = _env_bool("MAIL_SEND_INLINE", self.ENV_NAME == "development")
-        self.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+        # Where mailed links and QR codes point. Empty: the address the request came to (so `make run` on any
+        # PORT works); set it in production so mailed links never depend on a request's Host header.
+        self.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "")
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host. 0 (the default) trusts
         # none: the headers are ignored, so a client cannot pick its own address to dodge the rate limits.
         self.TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)

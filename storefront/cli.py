@@ -32,6 +32,7 @@ SEEDERS = (
     "storefront.finance.seed:seed_finance",
     "storefront.test_drives.seed:seed_test_drives",
     "storefront.reservations.seed:seed_deposit_policies",
+    "storefront.demo.allocation:seed_tour_allocation",  # after the catalog: the guided tour's own Koleos
     "storefront.demo.seed:seed_demo_history",  # last: its events point at catalog rows
 )
 

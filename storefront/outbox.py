@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import click
-from flask import Flask, after_this_request, current_app, g, has_request_context, render_template
+from flask import Flask, after_this_request, current_app, g, has_request_context, render_template, request
 from flask_babel import force_locale
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -77,9 +77,17 @@ def queue_mail(
     return message
 
 
+def public_base_url() -> str:
+    """PUBLIC_BASE_URL, or when it is unset the address this request came to (http://localhost outside one)."""
+    configured = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    if configured:
+        return configured
+    return request.host_url.rstrip("/") if has_request_context() else "http://localhost"
+
+
 def public_url(endpoint: str, **values: Any) -> str:
-    """An absolute link for an email, on PUBLIC_BASE_URL (not the request's host); works outside requests too."""
-    base = urlsplit(str(current_app.config.get("PUBLIC_BASE_URL") or "http://localhost"))
+    """An absolute link for an email or a QR code, on `public_base_url()`; works outside requests too."""
+    base = urlsplit(public_base_url())
     adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "http")
     return adapter.build(endpoint, values, force_external=True)
 

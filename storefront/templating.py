@@ -49,7 +49,6 @@ LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 NAV_EXTRAS = (
     ("test_drives.index", _l("Test drive")),
     ("finance.index", _l("Finance & lease")),
-    ("reservations.mine", _l("My reservations")),
 )
 
 

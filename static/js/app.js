@@ -46,4 +46,49 @@
   });
 
   document.addEventListener("DOMContentLoaded", tickCountdowns);
+
+  // Colour swatches (.paint-picker radios) repaint the drawings in their gallery, name the colour, and carry
+  // it in the page address and in the quote and reserve links (a[data-paint-link]); without JS the form asks
+  // the server for the page in that colour.
+  document.addEventListener("change", function (event) {
+    var radio = event.target;
+    if (!radio.matches || !radio.matches(".paint-picker input[name=colour]")) return;
+    var scope = radio.closest("[data-paint-scope]") || document;
+    scope.querySelectorAll("svg .paint").forEach(function (part) { part.setAttribute("fill", radio.dataset.hex); });
+    scope.querySelectorAll("svg[aria-label]").forEach(function (svg) {
+      var label = svg.getAttribute("aria-label"), old = svg.dataset.paintedAs || radio.form.dataset.paintedAs;
+      if (old && label.indexOf(old) !== -1) svg.setAttribute("aria-label", label.replace(old, radio.dataset.name));
+      svg.dataset.paintedAs = radio.dataset.name;
+    });
+    radio.form.dataset.paintedAs = radio.dataset.name;
+    scope.querySelectorAll("[data-paint-name]").forEach(function (el) { el.textContent = radio.dataset.name; });
+    document.querySelectorAll("a[data-paint-link]").forEach(function (link) {
+      var url = new URL(link.href, window.location.href);
+      url.searchParams.set("colour", radio.value);
+      link.href = url.pathname + url.search + url.hash;
+    });
+    var here = new URL(window.location.href);
+    here.searchParams.set("colour", radio.value);
+    window.history.replaceState(window.history.state, "", here.pathname + here.search + here.hash);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".paint-picker").forEach(function (form) {
+      var chosen = form.querySelector("input[name=colour]:checked");
+      if (chosen) form.dataset.paintedAs = chosen.dataset.name;
+    });
+  });
+
+  // Sign-in links marked data-next-here come back to the page as it is now: htmx steps (city, showroom, day)
+  // have changed the address since the link was drawn, and a chosen test-drive time is kept as slot=.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[data-next-here]");
+    if (!link) return;
+    var here = new URL(window.location.href);
+    var slot = document.querySelector("input[name=starts_at]:checked");
+    if (slot) here.searchParams.set("slot", slot.value);
+    here.searchParams.delete("partial");
+    var target = new URL(link.href, window.location.href);
+    target.searchParams.set("next", here.pathname + here.search);
+    link.href = target.pathname + target.search;
+  });
 })();

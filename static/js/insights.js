@@ -23,12 +23,23 @@
     if (!source || !window.Chart) return;
     var data = JSON.parse(source.textContent);
 
+    var axes = data.axes || {};
+    function titled(text) { return { display: !!text, text: text || "", font: { weight: "bold" } }; }
+
+    // The funnel on a linear scale (a log scale made 3,949 -> 26 look like a gentle slope): each bar is labelled
+    // with its count and its conversion from the step before.
+    var funnelLabels = data.funnel.labels.map(function (label, i) {
+      var count = data.funnel.values[i].toLocaleString();
+      var rate = data.funnel.conversion ? data.funnel.conversion[i] : null;
+      return rate === null || rate === undefined ? label + " · " + count
+        : label + " · " + count + " (" + rate.toFixed(1) + "% " + (axes.of_previous || "") + ")";
+    });
     draw("chart-funnel", {
       type: "bar",
-      data: { labels: data.funnel.labels, datasets: [{ data: data.funnel.values, backgroundColor: RED }] },
+      data: { labels: funnelLabels, datasets: [{ data: data.funnel.values, backgroundColor: RED }] },
       options: base({ indexAxis: "y", plugins: { legend: { display: false } },
-                      scales: { x: { type: "logarithmic", ticks: { callback: function (v) {
-                        var s = String(v); return /^(1|2|5)0*$/.test(s) ? v.toLocaleString() : ""; } } } } })
+                      scales: { x: { beginAtZero: true, title: titled(axes.events), ticks: { precision: 0 } },
+                                y: { ticks: { font: { size: 13 } } } } })
     });
 
     draw("chart-daily", {
@@ -38,8 +49,10 @@
                  pointRadius: 0, borderWidth: 2, tension: 0.25, yAxisID: i === 0 ? "views" : "steps" };
       }) },
       options: base({ interaction: { mode: "index", intersect: false },
-                      scales: { views: { position: "left", beginAtZero: true },
-                                steps: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } } } })
+                      scales: { x: { title: titled(axes.day) },
+                                views: { position: "left", beginAtZero: true, title: titled(axes.views) },
+                                steps: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
+                                         title: titled(axes.steps) } } })
     });
 
     draw("chart-cities", {
@@ -47,7 +60,7 @@
       data: { labels: data.cities.labels, datasets: data.cities.series.map(function (s, i) {
         return { label: s.label, data: s.values, backgroundColor: [BLUE, RED][i] };
       }) },
-      options: base({ scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } })
+      options: base({ scales: { y: { beginAtZero: true, ticks: { precision: 0 }, title: titled(axes.city_count) } } })
     });
 
     draw("chart-mix", {

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from models import City, User
-from storefront.accounts import devices, services
+from storefront.accounts import devices, hub, services
 from storefront.accounts.cli import create_admin_command
 from storefront.accounts.forms import (
     ChangeEmailForm,
@@ -289,6 +289,15 @@ def _profile_forms() -> _ProfileForms:
 def _profile_page(forms: _ProfileForms) -> str:
     return render_template("accounts/profile.html", form=forms.details, password_form=forms.password,
                            email_form=forms.email)
+
+
+@bp.get("/")
+@login_required
+def hub_page() -> str:
+    """我的: everything the member has going, newest first, with links to each full list and the profile."""
+    user = current_user._get_current_object()
+    city = db.session.get(City, user.preferred_city_id) if user.preferred_city_id else None
+    return render_template("accounts/hub.html", hub=hub.overview(db.session, user=user), preferred_city=city)
 
 
 @bp.route("/profile", methods=["GET", "POST"])

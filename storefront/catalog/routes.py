@@ -5,13 +5,15 @@ from __future__ import annotations
 import click
 from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from models import Brand, CarModel, City, Dealer, Powertrain, Trim
 from storefront import caching
 from storefront.caching import CachedPage, cached_page
-from storefront.catalog import live, queries, seed, seo
+from storefront.catalog import live, queries, seed, seo, services
 from storefront.catalog.forms import ListingFilterForm
 from storefront.extensions import db
 from storefront.i18n import localised as loc
@@ -44,7 +46,7 @@ def home() -> Response:
     def render() -> CachedPage:
         hot = db.session.scalars(
             select(CarModel).where(CarModel.is_active.is_(True)).options(joinedload(CarModel.brand))
-            .order_by(CarModel.popularity.desc()).limit(6)
+            .order_by(CarModel.popularity.desc()).limit(8)
         ).all()
         new_energy = db.session.scalars(
             select(CarModel)
@@ -76,8 +78,10 @@ def listing() -> Response:
     release_expired_holds_now_and_then()  # held cars whose time ran out go back on sale (bounded staleness)
 
     def render() -> CachedPage:
-        form = ListingFilterForm(request.args)
         brands, cities = _brands(), _cities()
+        # A signed-in shopper's preferred city leads when the URL names none (signed-in pages are never shared).
+        preferred = None if "city" in request.args else services.preferred_city(cities, current_user)
+        form = ListingFilterForm(request.args, city=preferred.slug if preferred else None)
         form.brand.choices = [("", _("All brands"))] + [(b.slug, loc(b, "name")) for b in brands]
         form.city.choices = [("", _("Any city"))] + [(c.slug, loc(c, "name")) for c in cities]
         valid = form.validate()
@@ -119,6 +123,9 @@ def model_detail(slug: str) -> Response:
     filled in is kept for the stock staleness bound (5 s)."""
     release_expired_holds_now_and_then()
     requested = request.args.get("city", "")
+    if "city" not in request.args and current_user.is_authenticated:  # a signed-in shopper's preferred city leads
+        preferred = services.preferred_city(_cities(), current_user)
+        requested = preferred.slug if preferred else ""
     page = cached_page(lambda: _detail_with_stock(slug, requested), variant="with-stock", stock_dependent=True)
     if _is_htmx_fragment() and request.args.get("partial") == "stock":
         return make_response(page.meta["stock"])
@@ -150,10 +157,35 @@ def _render_detail(slug: str, city_slug: str) -> CachedPage:
     ) or abort(404)
     cities = _cities()
     city = next((c for c in cities if c.slug == city_slug), None)
-    body = render_template("catalog/detail.html", car_model=car_model, cities=cities, city=city,
-                           stock_list=live.STOCK_LIST, json_ld=seo.car_json_ld(car_model))
+    colours = car_model.trims[0].colours if car_model.trims else []
+    colour = next((c for c in colours if c.get("code") == request.args.get("colour")), colours[0] if colours else None)
+    body = render_template("catalog/detail.html", car_model=car_model, cities=cities, city=city, colours=colours,
+                           colour=colour, stock_list=live.STOCK_LIST, json_ld=seo.car_json_ld(car_model))
     city_meta = {"id": city.id, "slug": city.slug, "name_zh": city.name_zh, "name_en": city.name_en} if city else None
     return CachedPage(body, {"model_id": car_model.id, "city": city_meta})
+
+
+@bp.app_template_filter("kw")
+def kilowatts(power_kw: int) -> str:
+    return _("%(kw)d kW", kw=power_kw)
+
+
+@bp.app_template_filter("fuel_or_range")
+def fuel_or_range(trim: Trim) -> str:
+    """"430 km range" for an EV, "7.6 L/100 km" otherwise, "—" when unknown."""
+    if trim.range_km:
+        return _("%(km)d km range", km=trim.range_km)
+    if trim.fuel_l_per_100km:
+        return _("%(l)s L/100 km", l=trim.fuel_l_per_100km)
+    return "—"
+
+
+@bp.app_template_global("car_drawing")
+def car_drawing(car_model: CarModel, *, view: illustrations.View = "side", paint: str | None = None,
+                label: str = "") -> Markup:
+    """The model's drawing (storefront/catalog/illustrations.py) for any area's template."""
+    return illustrations.draw(slug=car_model.slug, brand=car_model.brand.slug, body_type=car_model.body_type.value,
+                              view=view, paint=paint, label=label)
 
 
 @bp.get("/compare")
@@ -170,6 +202,7 @@ def compare() -> str:
         .options(selectinload(Trim.car_model)).order_by(CarModel.sort_order, Trim.msrp_cny)
     ).all()
     return render_template("catalog/compare.html", trims=trims, all_trims=all_trims, too_many=too_many,
+                           differences_only=request.args.get("diff") == "1",
                            max_compare=MAX_COMPARE)
 
 

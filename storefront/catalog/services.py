@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -31,6 +34,12 @@ def stock_by_dealer(session: Session, *, car_model_id: int, city_id: int | None 
     if city_id is not None:
         query = query.where(Dealer.city_id == city_id)
     return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def preferred_city(cities: Sequence[City], user: Any) -> City | None:
+    """The city a signed-in shopper chose in their profile ("show that city's stock first"), or None."""
+    city_id = getattr(user, "preferred_city_id", None) if getattr(user, "is_authenticated", False) else None
+    return next((c for c in cities if c.id == city_id), None) if city_id else None
 
 
 def cities_with_stock(session: Session, *, car_model_id: int) -> list[tuple[City, int]]:

@@ -298,7 +298,8 @@ def chart_data(funnel_rows: list[FunnelRow], series: dict[dt.date, dict[FunnelSt
                city_names: list[str]) -> dict[str, Any]:
     """What static/js/insights.js draws; the tables on the page hold the same numbers."""
     return {
-        "funnel": {"labels": [labels[r.step.value] for r in funnel_rows], "values": [r.events for r in funnel_rows]},
+        "funnel": {"labels": [labels[r.step.value] for r in funnel_rows], "values": [r.events for r in funnel_rows],
+                   "conversion": [float(r.conversion) if r.conversion is not None else None for r in funnel_rows]},
         "daily": {
             "labels": [d.isoformat() for d in series],
             "series": [

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from models import Role, User
 from storefront import clock
 from storefront.auth import admin_required, mark_fresh_login, require_staff
-from storefront.demo import access, queries, services, tour
+from storefront.demo import access, allocation, queries, services, tour
 from storefront.demo.forms import (
     AccessCodeForm,
     ConfirmForm,
@@ -167,7 +167,14 @@ def tour_start() -> Response:
     _require_presenter()
     if not TourForm().validate():
         abort(400)
+    _restock_tour_cars()
     return _go_to_step(1, [])
+
+
+def _restock_tour_cars() -> None:
+    """The car the last tour handed over goes back on sale, so the next tour finds one (no reset needed)."""
+    if allocation.restock(db.session):
+        db.session.commit()
 
 
 @bp.post("/tour/go")
@@ -193,6 +200,7 @@ def tour_end() -> Response:
         abort(400)
     finished = (tour.state() or {}).get("step") == tour.TOTAL and request.form.get("finished")
     tour.end()
+    _restock_tour_cars()
     if finished and current_user.is_authenticated and current_user.is_staff:
         flash(_("Tour finished: here is what the funnel says."), "success")
         return redirect(url_for("demo_staff.dashboard")) if "demo_staff.dashboard" in current_app.view_functions \
@@ -340,8 +348,11 @@ def _insights(period: queries.Period) -> dict[str, Any]:
         "quote_total": sum(n for _k, n in mix),
         "deposits": queries.deposits(db.session, period),
         "utilisation": queries.utilisation(db.session, clock.local_now().date()),
-        "chart": queries.chart_data(funnel, chart_series, cities, mix, labels,
-                                    [localised(c, "name") for c in cities]),
+        "chart": {**queries.chart_data(funnel, chart_series, cities, mix, labels,
+                                       [localised(c, "name") for c in cities]),
+                  "axes": {"events": _("Events"), "day": _("Day") if len(series) <= 62 else _("Week starting"),
+                           "views": _("Model page views"), "steps": _("Quotes, test drives, reservations"),
+                           "city_count": _("Bookings and reservations"), "of_previous": _("of the step before")}},
     }
 
 

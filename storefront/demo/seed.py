@@ -1,7 +1,9 @@
 """Four weeks of believable funnel history, so the insights dashboard tells a story on a fresh start.
 
-Deterministic: a fixed random seed and a fixed anchor date (the history ends the day before HISTORY_ANCHOR,
-whatever day the store is seeded), so every reset writes byte-identical rows. Idempotent: seeded events carry
+The history follows the store clock: it ends the day before the store's today when it is seeded, so the
+dashboard's default four weeks are full of data on the day of a demo (a fixed end date left the last weeks
+empty once the calendar moved on). Deterministic per day: a fixed random seed, so every reset on the same day
+writes byte-identical rows. Idempotent: seeded events carry
 a visit key starting with "seed", and nothing is written when such events exist. Events only: no personal
 data, no reservations, payments or bookings (those belong to their areas).
 """
@@ -19,9 +21,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import CarModel, Dealer, Event, FunnelStep
-from storefront.clock import STORE_TZ
+from storefront.clock import STORE_TZ, local_now
 
-HISTORY_ANCHOR = dt.date(2026, 11, 23)  # the history covers the DAYS days before this Shanghai date
 DAYS = 28
 SEED = 20180307  # Renault and Tmall signed their New Retail pact on 7 March 2018
 VISIT_PREFIX = "seed"
@@ -48,7 +49,9 @@ class HistoryReport:
             "demo history: already there"
 
 
-def seed_demo_history(session: Session) -> HistoryReport:
+def seed_demo_history(session: Session, *, anchor: dt.date | None = None) -> HistoryReport:
+    """Seed the DAYS days before `anchor` (default: the store's today, Shanghai)."""
+    anchor = anchor or local_now().date()
     if session.scalar(select(Event.id).where(Event.visit_key.like(f"{VISIT_PREFIX}%")).limit(1)) is not None:
         return HistoryReport(0, 0)
     car_models = list(session.scalars(
@@ -60,7 +63,7 @@ def seed_demo_history(session: Session) -> HistoryReport:
     ))
     if not car_models or not dealers:
         return HistoryReport(0, 0)
-    rows, visits = _history(car_models, dealers)
+    rows, visits = _history(car_models, dealers, anchor)
     order = {step: index for index, step in enumerate(FunnelStep)}
     rows.sort(key=lambda row: (row["occurred_at"], row["visit_key"], order[row["step"]]))  # ids follow time
     session.execute(insert(Event.metadata.tables[Event.__tablename__]), rows)
@@ -68,7 +71,7 @@ def seed_demo_history(session: Session) -> HistoryReport:
     return HistoryReport(len(rows), visits)
 
 
-def _history(car_models: list[CarModel], dealers: list[Dealer]) -> tuple[list[dict[str, Any]], int]:
+def _history(car_models: list[CarModel], dealers: list[Dealer], anchor: dt.date) -> tuple[list[dict[str, Any]], int]:
     rng = random.Random(SEED)
     model_weights = list(itertools.accumulate(max(m.popularity, 5) ** 2 for m in car_models))
     cities = sorted({d.city for d in dealers}, key=lambda c: c.id)
@@ -77,7 +80,7 @@ def _history(car_models: list[CarModel], dealers: list[Dealer]) -> tuple[list[di
     deposits = {m.id: _deposit(m) for m in car_models}
     rows: list[dict[str, Any]] = []
     visits = 0
-    first_day = HISTORY_ANCHOR - dt.timedelta(days=DAYS)
+    first_day = anchor - dt.timedelta(days=DAYS)
     for offset in range(DAYS):
         day = first_day + dt.timedelta(days=offset)
         weekend = day.weekday() >= 5
@@ -116,7 +119,7 @@ def _history(car_models: list[CarModel], dealers: list[Dealer]) -> tuple[list[di
                     paid = at + dt.timedelta(minutes=rng.randint(1, 25))
                     rows.append(_row(FunnelStep.PAY, paid, {**at_showroom, "visit_key": ""}, deposit_cny=deposit))
                     pickup = at + dt.timedelta(days=rng.randint(2, 9), hours=rng.randint(0, 5))
-                    if rng.random() < PICKUP_RATE and pickup.astimezone(STORE_TZ).date() < HISTORY_ANCHOR:
+                    if rng.random() < PICKUP_RATE and pickup.astimezone(STORE_TZ).date() < anchor:
                         rows.append(_row(FunnelStep.PICKUP, pickup, {**at_showroom, "visit_key": ""}))
     return rows, visits
 

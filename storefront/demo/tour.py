@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import CarModel, Trim
+from storefront.demo import allocation
 
 SESSION_KEY = "demo_tour"
 TOUR_BRAND = "renault"
@@ -85,7 +86,11 @@ def step_url(db_session: Session, step: TourStep) -> str | None:
     if step.key == "model":
         return url_for(endpoint, slug=TOUR_MODEL)
     if step.key == "reserve":
-        return url_for(endpoint, model_slug=TOUR_MODEL)
+        # Open on a trim and colour that a Shanghai showroom of the demo staff has on sale.
+        choice = allocation.tour_choice(db_session)
+        if choice is None:
+            return url_for(endpoint, model_slug=TOUR_MODEL, city="shanghai")
+        return url_for(endpoint, model_slug=TOUR_MODEL, city="shanghai", trim=choice[0], colour=choice[1])
     if step.key == "pickup":
         return url_for(endpoint)
     model_id = db_session.scalar(select(CarModel.id).where(CarModel.slug == TOUR_MODEL))

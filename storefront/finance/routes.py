@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from storefront.finance.forms import ProductForm, QuoteForm, SaveQuoteForm, show
 from storefront.finance.qr import qr_svg
 from storefront.i18n import localised
 from storefront.ids import parse_id
+from storefront.outbox import public_url
 from storefront.visits import visit_key
 
 bp = Blueprint("finance", __name__, url_prefix="/finance", cli_group="finance")
@@ -117,7 +118,7 @@ def saved_quote(reference: str) -> Any:
     saved = services.find_by_reference(db.session, reference) or abort(404)
     if saved.reference != reference:
         return redirect(url_for(".saved_quote", reference=saved.reference))
-    url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for(".saved_quote", reference=saved.reference)
+    url = public_url("finance.saved_quote", reference=saved.reference)
     qr = qr_svg(url, title=_("QR code: quote %(reference)s", reference=saved.reference))
     return render_template(
         "finance/saved_quote.html",

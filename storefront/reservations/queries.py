@@ -62,13 +62,15 @@ def free_vehicles(
     return list(session.scalars(query))
 
 
-def colour_stock(session: Session, *, trim_id: int) -> dict[str, int]:
-    """In-stock units per colour of one trim (to mark colours with no stock)."""
+def colour_stock(session: Session, *, trim_id: int, city_id: int | None = None) -> dict[str, int]:
+    """In-stock units per colour of one trim, in one city when given (to mark colours with no stock)."""
     query = (
         select(Vehicle.colour_code, func.count(Vehicle.id))
         .where(Vehicle.trim_id == trim_id, Vehicle.status == VehicleStatus.IN_STOCK)
         .group_by(Vehicle.colour_code)
     )
+    if city_id is not None:
+        query = query.join(Dealer, Dealer.id == Vehicle.dealer_id).where(Dealer.city_id == city_id)
     return {row[0]: row[1] for row in session.execute(query)}
 
 

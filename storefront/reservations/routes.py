@@ -28,8 +28,10 @@ from models import (
     Vehicle,
     VehicleStatus,
 )
+from models.reservations import ACTIVE_STATUSES
 from storefront import clock
 from storefront.auth import admin_required, require_staff
+from storefront.catalog.services import preferred_city
 from storefront.demo.store_clock import with_store_clock
 from storefront.errors import DomainError
 from storefront.extensions import db
@@ -64,6 +66,7 @@ def _countdown_iso(moment: dt.datetime) -> str:
 def _template_helpers() -> dict[str, Any]:
     return {"countdown_iso": _countdown_iso, "status_label": lambda s: STATUS_LABELS[s], "timeline": queries.timeline,
             "reservation_terms": reservation_terms, "store_now": clock.now(), "Status": ReservationStatus,
+            "can_pay_again": services.can_pay_again,
             "vehicle_status_label": lambda s: VEHICLE_STATUS_LABELS[s],
             "payment_status_label": lambda s: PAYMENT_STATUS_LABELS[s]}
 
@@ -98,11 +101,14 @@ def choose(model_slug: str) -> str:
     if not trims:
         abort(404)
     trim = next((t for t in trims if str(t.id) == request.args.get("trim")), trims[0])
-    colour_stock = queries.colour_stock(db.session, trim_id=trim.id)
-    colour = trim.colour(request.args.get("colour", "")) or next(
-        (c for c in trim.colours if colour_stock.get(c["code"])), trim.colours[0] if trim.colours else None)
     cities = list(db.session.scalars(select(City).order_by(City.sort_order)))
     city = next((c for c in cities if c.slug == request.args.get("city")), None)
+    if city is None and "city" not in request.args:
+        city = preferred_city(cities, current_user)
+    # Colour counts follow the city chosen: "Midnight Black (3 in stock)" means 3 in that city.
+    colour_stock = queries.colour_stock(db.session, trim_id=trim.id, city_id=city.id if city else None)
+    colour = trim.colour(request.args.get("colour", "")) or next(
+        (c for c in trim.colours if colour_stock.get(c["code"])), trim.colours[0] if trim.colours else None)
     showrooms: list[tuple[Dealer, int]] = []
     vehicles: list[Vehicle] = []
     if colour is not None:
@@ -153,9 +159,24 @@ def _render_review(form: ReserveForm, status: int = 200) -> tuple[str, int]:
     return render_template(
         "reservations/review.html", form=form, trim=trim, car_model=trim.car_model, dealer=dealer, target=target,
         vehicle=vehicle, colour=colour, units=units, policy=policy,
+        yours=None if units else _shoppers_own_hold(trim, dealer, colour["code"] if colour else "", vehicle),
         terms=policy_terms(policy, vehicle_price=trim.msrp_cny) if policy else [],
         hold_minutes=int(services.hold_length().total_seconds() // 60),
     ), status
+
+
+def _shoppers_own_hold(trim: Trim, dealer: Dealer, colour_code: str, vehicle: Vehicle | None) -> Reservation | None:
+    """Back on the review page after reserving: the car is gone because this shopper holds it, not a stranger."""
+    for reservation in queries.shopper_reservations(db.session, user_id=current_user.id):
+        if reservation.status not in ACTIVE_STATUSES:
+            continue
+        held = reservation.vehicle
+        if (vehicle is not None and held.id == vehicle.id) or (
+            vehicle is None and held.trim_id == trim.id and held.dealer_id == dealer.id
+            and held.colour_code == colour_code
+        ):
+            return reservation
+    return None
 
 
 @bp.get("/review")
@@ -223,6 +244,21 @@ def detail(reference: str) -> str:
     confirming = request.args.get("paid") == "1" and reservation.status is ReservationStatus.PENDING_PAYMENT
     return render_template("reservations/detail.html", reservation=reservation, payment=payment,
                            confirming=confirming, cancel_form=CancelForm())
+
+
+@bp.post("/<reference>/pay")
+@login_required
+def pay_again(reference: str) -> Response:
+    """Pay again after a declined payment, while the hold lasts."""
+    reservation = _own_reservation(reference)
+    try:
+        payment = services.pay_again(db.session, reservation=reservation, user=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.user_message, "error")
+        return redirect(url_for("reservations.detail", reference=reference))
+    db.session.commit()
+    return redirect(payment.redirect_url)
 
 
 @bp.post("/<reference>/cancel")

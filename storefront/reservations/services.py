@@ -31,6 +31,7 @@ from models import (
     FunnelStep,
     Payment,
     PaymentPurpose,
+    PaymentStatus,
     Reservation,
     ReservationError,
     ReservationStatus,
@@ -438,9 +439,53 @@ def _refund_late_payment(session: Session, *, reservation: Reservation, payment:
 
 
 def _on_failed(session: Session, payment: Payment) -> None:
+    """A declined payment keeps the hold: the shopper may pay again until it ends (`pay_again`). A payment the
+    provider let run out (its session ends with the hold) ends the hold too."""
     reservation = _subject(session, payment)
-    if reservation is not None and reservation.status is ReservationStatus.PENDING_PAYMENT:
-        _expire(session, reservation, at=now(), payment=None)
+    if reservation is None or reservation.status is not ReservationStatus.PENDING_PAYMENT:
+        return
+    at = now()
+    if payment.status is not PaymentStatus.FAILED or reservation.hold_has_passed(at):
+        _expire(session, reservation, at=at, payment=None)
+
+
+def can_pay_again(reservation: Reservation, payment: Payment | None, *, at: dt.datetime) -> bool:
+    """The last payment was declined (or never opened) and the hold still lasts."""
+    return (reservation.status is ReservationStatus.PENDING_PAYMENT and not reservation.hold_has_passed(at)
+            and (payment is None or payment.status in (PaymentStatus.FAILED, PaymentStatus.EXPIRED)))
+
+
+def pay_again(session: Session, *, reservation: Reservation, user: User) -> Payment:
+    """Open a fresh payment for a held reservation whose last payment was declined; returns it.
+
+    The new payment ends with the hold, like the first one; a pending payment is returned as it is, so a
+    double click opens one payment only.
+    """
+    reservation = lock_reservation(session, reservation)
+    if reservation.user_id != user.id:
+        raise PermissionDeniedError(_("You cannot pay for this reservation."))
+    latest = payment_of(session, reservation)
+    if latest is not None and latest.status is PaymentStatus.PENDING:
+        return latest
+    if not can_pay_again(reservation, latest, at=now()):
+        raise ConflictError(_("This reservation can no longer be paid. Please reserve the car again."))
+    attempt = session.scalar(
+        select(func.count(Payment.id)).where(Payment.purpose == PaymentPurpose.RESERVATION_DEPOSIT,
+                                             Payment.subject_id == reservation.id)
+    ) or 0
+    return payments.start_payment(
+        session,
+        purpose=PaymentPurpose.RESERVATION_DEPOSIT,
+        subject_id=reservation.id,
+        amount=reservation.deposit_amount,
+        description=latest.description if latest else reservation.reference,
+        customer_email=user.email,
+        success_url=latest.success_url if latest else "",
+        cancel_url=latest.cancel_url if latest else "",
+        expires_at=reservation.hold_expires_at,
+        idempotency_key=f"reservation-{reservation.reference}-deposit-{attempt + 1}",
+        metadata={"reference": reservation.reference},
+    )
 
 
 def _on_refunded(session: Session, payment: Payment) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
-from models import AuditLog, Brand, CarModel, Dealer, Role, Trim, TrimPrice, User, Vehicle, VehicleStatus
+from models import AuditLog, Brand, CarModel, Dealer, Reservation, Role, Trim, TrimPrice, User, Vehicle, VehicleStatus
+from models.reservations import ACTIVE_STATUSES
 from storefront.clock import STORE_TZ
 from storefront.pagination import Page, count_and_clamp
 
@@ -238,3 +239,14 @@ def audit_actions(session: Session) -> list[str]:
 
 def audit_entity_types(session: Session) -> list[str]:
     return list(session.scalars(select(AuditLog.entity_type).distinct().order_by(AuditLog.entity_type)))
+
+
+def active_reservations(session: Session, vehicle_ids: Sequence[int]) -> dict[int, str]:
+    """vehicle id -> reference of the reservation holding it, for the vehicles on one list page."""
+    if not vehicle_ids:
+        return {}
+    rows = session.execute(
+        select(Reservation.vehicle_id, Reservation.reference)
+        .where(Reservation.vehicle_id.in_(vehicle_ids), Reservation.status.in_(ACTIVE_STATUSES))
+    )
+    return {row.vehicle_id: row.reference for row in rows}

@@ -168,7 +168,8 @@ def _vehicle_filters() -> tuple[VehicleFilterForm, queries.VehicleFilters]:
 def vehicles() -> str:
     form, filters = _vehicle_filters()
     page = queries.list_vehicles(db.session, filters, page=_page_number(), per_page=PER_PAGE)
-    return render_template("staff/vehicles.html", form=form, page=page)
+    held_by = queries.active_reservations(db.session, [v.id for v in page.items])
+    return render_template("staff/vehicles.html", form=form, page=page, held_by=held_by)
 
 
 @bp.get("/vehicles/export.csv")

@@ -253,10 +253,18 @@ def test_a_rolled_back_change_leaves_no_mail(app, db):
     assert db.scalar(select(sa.func.count()).select_from(OutboxMessage)) == 0
 
 
-def test_public_links_use_the_public_base_url(app):
+def test_public_links_use_the_public_base_url(app, monkeypatch):
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://shop.example.com/")
     with app.test_request_context("/", base_url="http://internal:8000"):
-        assert outbox.public_url("accounts.reset_password", token="abc") == \
-            app.config["PUBLIC_BASE_URL"].rstrip("/") + "/account/reset/abc"
+        assert outbox.public_url("accounts.reset_password", token="abc") == "https://shop.example.com/account/reset/abc"
+
+
+def test_without_a_public_base_url_links_use_the_requests_host(app, monkeypatch):
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "")
+    with app.test_request_context("/", base_url="http://127.0.0.1:5077"):
+        assert outbox.public_url("accounts.reset_password", token="abc") == "http://127.0.0.1:5077/account/reset/abc"
+    with app.app_context():  # a cron job outside any request
+        assert outbox.public_url("accounts.reset_password", token="abc") == "http://localhost/account/reset/abc"
 
 
 def test_inline_sending_after_the_response_in_development(make_test_app, db, mail_log):

@@ -410,3 +410,18 @@ def test_odd_input_never_breaks_a_page(new_client, customer, value):
         response = browser.post(path, data=data)
         assert response.status_code in ok, path
         assert "<script>alert(1)" not in response.get_data(as_text=True)
+
+
+def test_the_my_hub_gathers_reservations_test_drives_and_quotes(client, db, app):
+    from models import Role
+    from tests import factories as f
+    from tests.conftest import login
+
+    shopper = f.make_user(db, email="hub@example.com", role=Role.CUSTOMER, name="Hub")
+    db.flush()
+    assert client.get("/account/").status_code == 302  # members only
+    login(client, shopper)
+    page = client.get("/account/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "<h1>My account</h1>" in page and "hub@example.com" in page
+    assert "My reservations" in page and "My test drives" in page and "My quotes" in page
+    assert 'href="/account/profile"' in page and 'class="my-link" href="/account/"' in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -135,6 +136,17 @@ def test_compare_up_to_three_trims(client, catalog):
     ).get_data(as_text=True)
     assert "at most 3 trims" in page
     assert page.count("<th scope=\"col\">") == 4  # label column + three trims
+
+
+def test_compare_marks_the_rows_that_differ_and_can_hide_the_rest(client, catalog):
+    kadjar_2wd, kadjar_4wd = catalog.trims[0], catalog.trims[1]  # same seats and year, different prices
+    url = f"/compare?trim={kadjar_2wd.id}&trim={kadjar_4wd.id}"
+    page = client.get(url, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "<h1>Compare trims</h1>" in page and "Show differences only" in page
+    assert re.search(r'<tr class="differs"><th scope="row">Guide price <span class="diff-mark"', page)
+    assert '<tr class="same"><th scope="row">Seats</th>' in page
+    only = client.get(url + "&diff=1", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Guide price" in only and '<th scope="row">Seats</th>' not in only
 
 
 def test_showrooms_by_city_with_hours(client, catalog):

@@ -243,3 +243,16 @@ def test_dashboard_without_any_data(client, login_as, staff_user):
     response = client.get("/staff/insights/")
     assert response.status_code == 200
     assert "No quotes in this period." in response.get_data(as_text=True)
+
+
+def test_the_seeded_history_follows_the_store_clock_so_the_default_weeks_are_full(db, catalog):
+    from storefront.demo.seed import DAYS, seed_demo_history
+
+    today = clock.local_now().date()
+    assert seed_demo_history(db).events > 0
+    period = queries.default_period(db, today)
+    assert period.end == today
+    series = queries.daily(db, period)
+    yesterday = today - dt.timedelta(days=1)
+    assert sum(series[yesterday].values()) > 0  # no empty tail on the day of a demo
+    assert sum(series[period.start].values()) > 0 and period.start >= today - dt.timedelta(days=DAYS)

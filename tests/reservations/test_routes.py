@@ -20,6 +20,7 @@ from models import (
 )
 from storefront.reservations import services
 from tests import factories
+from tests.conftest import login
 from tests.reservations.conftest import new_key, reserve
 
 EN = {"Accept-Language": "en"}
@@ -48,6 +49,24 @@ def test_choose_page_lists_free_units_and_the_terms(client, db, catalog, policie
     assert catalog.vehicles[0].vin in page
     assert "refundable deposit (订金)" in page and "Deposit: ¥5,000" in page
     assert f"/reservations/review?vehicle={catalog.vehicles[0].id}" in page
+
+
+def test_preferred_city_leads_the_choice_and_colour_counts_follow_the_city(client, db, catalog, policies, shopper):
+    kadjar = catalog.trims[0]
+    factories.make_vehicle(db, trim=kadjar, dealer=catalog.dealers[2], colour_code="flame-red")  # Beijing's only one
+    shopper.preferred_city_id = catalog.cities[1].id
+    db.flush()
+    login(client, shopper)
+    page = client.get("/reservations/choose/kadjar", headers=EN).get_data(as_text=True)
+    assert re.search(r'<option value="beijing" selected>', page)
+    assert "Beijing One" in page and "Shanghai One" not in page
+    # Shanghai has two white ones, Beijing none: the counts are Beijing's, and the red one is chosen.
+    assert re.search(r'value="pearl-white"[^>]*>\s*<span[^>]*></span> Pearl White\s*<small>\(0 in stock\)', page)
+    assert re.search(r'value="flame-red" data-autosubmit checked>', page)
+    every_city = client.get("/reservations/choose/kadjar?city=", headers=EN).get_data(as_text=True)
+    assert "Shanghai One" in every_city and "(2 in stock)" in every_city
+    listing = client.get("/models", headers=EN).get_data(as_text=True)
+    assert re.search(r'<option selected value="beijing">|<option value="beijing" selected>', listing)
 
 
 def test_choose_page_for_a_model_without_policy_says_so(client, db, catalog, policies):
@@ -379,3 +398,11 @@ def test_expired_event_then_completed_still_ends_confirmed(app, client, db, cata
     assert _stripe_webhook(client, "evt_o2", "checkout.session.completed", payment).get_json()["result"] == "applied"
     db.refresh(reservation)
     assert reservation.status is ReservationStatus.CONFIRMED and reservation.vehicle.status is VehicleStatus.RESERVED
+
+
+def test_the_my_hub_lists_a_reservation_with_its_status(app, client, db, catalog, policies, shopper):
+    reservation = reserve(app, db, shopper, vehicle_id=catalog.vehicles[0].id)
+    login(client, shopper)
+    page = client.get("/account/", headers=EN).get_data(as_text=True)
+    assert reservation.reference in page and "Waiting for payment" in page
+    assert f'href="/reservations/{reservation.reference}"' in page

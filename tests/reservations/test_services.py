@@ -196,13 +196,43 @@ def test_paid_deposit_confirms_and_reserves_the_car(app, db, catalog, policies, 
     assert len(mails(db, "confirmed")) == 1
 
 
-@pytest.mark.parametrize("outcome", [PaymentOutcome.FAILED, PaymentOutcome.EXPIRED])
-def test_failed_or_expired_payment_ends_the_hold(app, db, catalog, policies, shopper, outcome):
+def test_an_expired_payment_ends_the_hold(app, db, catalog, policies, shopper):
     reservation = reserve(app, db, shopper, vehicle_id=catalog.vehicles[0].id)
-    pay(db, reservation, outcome)
+    pay(db, reservation, PaymentOutcome.EXPIRED)
     assert reservation.status is ReservationStatus.EXPIRED
     assert reservation.vehicle.status is VehicleStatus.IN_STOCK
     assert len(mails(db, "expired")) == 1
+
+
+def test_a_declined_payment_keeps_the_hold_and_the_shopper_pays_again(app, db, catalog, policies, shopper):
+    reservation = reserve(app, db, shopper, vehicle_id=catalog.vehicles[0].id)
+    declined = pay(db, reservation, PaymentOutcome.FAILED)
+    assert declined.status is PaymentStatus.FAILED
+    assert reservation.status is ReservationStatus.PENDING_PAYMENT
+    assert reservation.vehicle.status is VehicleStatus.ON_HOLD and not mails(db, "expired")
+    assert services.can_pay_again(reservation, declined, at=now())
+
+    with app.test_request_context():
+        retry = services.pay_again(db, reservation=reservation, user=shopper)
+        assert services.pay_again(db, reservation=reservation, user=shopper) is retry  # a double click: one payment
+    assert retry.id != declined.id and retry.status is PaymentStatus.PENDING
+    assert retry.expires_at == reservation.hold_expires_at and retry.amount == reservation.deposit_amount
+    pay(db, reservation)
+    assert reservation.status is ReservationStatus.CONFIRMED
+
+
+def test_no_paying_again_once_the_hold_has_passed_or_for_someone_else(app, db, catalog, policies, shopper):
+    reservation = reserve(app, db, shopper, vehicle_id=catalog.vehicles[0].id)
+    pay(db, reservation, PaymentOutcome.FAILED)
+    stranger = factories.make_user(db, email="stranger@example.com")
+    with app.test_request_context():
+        with pytest.raises(PermissionDeniedError):
+            services.pay_again(db, reservation=reservation, user=stranger)
+        services.release_expired_holds(db, at=reservation.hold_expires_at)
+        db.refresh(reservation)
+        assert reservation.status is ReservationStatus.EXPIRED
+        with pytest.raises(ConflictError):
+            services.pay_again(db, reservation=reservation, user=shopper)
 
 
 def test_late_payment_keeps_the_car_if_it_is_still_free(app, db, catalog, policies, shopper):
