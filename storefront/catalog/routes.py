@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from models import Brand, CarModel, City, Dealer, Powertrain, Trim
 from storefront import caching
 from storefront.caching import CachedPage, cached_page
-from storefront.catalog import live, queries, seed, seo, services
+from storefront.catalog import illustrations, live, queries, seed, seo, services
 from storefront.catalog.forms import ListingFilterForm
 from storefront.extensions import db
 from storefront.i18n import localised as loc
