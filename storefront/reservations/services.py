@@ -44,7 +44,7 @@ from storefront.audit import record_audit
 from storefront.clock import now
 from storefront.errors import ConflictError, DomainError, NotFoundError, PermissionDeniedError
 from storefront.events import record_event
-from storefront.i18n import format_cny
+from storefront.i18n import format_cny, localised
 from storefront.payments import services as payments
 from storefront.reservations import notifications
 from storefront.reservations.terms import BINDING_DEPOSIT_CAP, deposit_word
@@ -321,7 +321,7 @@ def reserve(
         raise
 
     success_url, cancel_url = return_urls(reservation)
-    car = f"{trim.car_model.brand.name_en} {trim.car_model.name_en} {trim.name_en}"
+    car = " ".join(localised(part, "name") for part in (trim.car_model.brand, trim.car_model, trim))
     payment = payments.start_payment(
         session,
         purpose=PaymentPurpose.RESERVATION_DEPOSIT,
