@@ -452,8 +452,8 @@ def _on_refunded(session: Session, payment: Payment) -> None:
 def _pay_heading(session: Session, payment: Payment) -> str:
     reservation = session.get(Reservation, payment.subject_id)
     if reservation is None:
-        return _("Pay")
-    return _("Pay the %(deposit)s", deposit=deposit_word(reservation.deposit_kind))
+        return str(_("Pay"))
+    return str(_("Pay the %(deposit)s", deposit=deposit_word(reservation.deposit_kind)))
 
 
 payments.register_heading(PaymentPurpose.RESERVATION_DEPOSIT, _pay_heading)

@@ -23,15 +23,15 @@ BINDING_DEPOSIT_CAP = Decimal("0.20")
 def deposit_word(kind: DepositKind, *, capital: bool = False) -> str:
     """订金 for a refundable deposit, 定金 for a binding one; "deposit" / "Deposit" in English."""
     if kind is DepositKind.BINDING:
-        return pgettext("binding deposit 定金", "Deposit") if capital else pgettext("binding deposit 定金", "deposit")
-    return pgettext("refundable deposit 订金", "Deposit") if capital else pgettext("refundable deposit 订金", "deposit")
+        word = pgettext("binding deposit 定金", "Deposit") if capital else pgettext("binding deposit 定金", "deposit")
+    else:
+        word = pgettext("refundable deposit 订金", "Deposit") if capital else pgettext("refundable deposit 订金", "deposit")
+    return str(word)
 
 
 def deposit_kind_label(kind: DepositKind) -> str:
     """The kind spelled out, for the review page, staff pages and forms."""
-    if kind is DepositKind.BINDING:
-        return _("Binding deposit (定金)")
-    return _("Refundable deposit (订金)")
+    return str(_("Binding deposit (定金)") if kind is DepositKind.BINDING else _("Refundable deposit (订金)"))
 
 
 def deposit_terms(

@@ -19,7 +19,7 @@ KEPT_IN_LATIN = {"CVT", "EcoBoost", "ST", "GT", "SYNC", "FordPass", "Wi-Fi", "E-
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in LATIN_WORD.findall(re.sub(r"\d+(\.\d+)?[LT]?\b|\b[IV]\d\b", " ", text))}
+    return set(LATIN_WORD.findall(re.sub(r"\d+(\.\d+)?[LT]?\b|\b[IV]\d\b", " ", text)))
 
 
 def test_every_seeded_trim_has_chinese_names_and_specs(db):
