@@ -24,8 +24,10 @@ def deposit_word(kind: DepositKind, *, capital: bool = False) -> str:
     """订金 for a refundable deposit, 定金 for a binding one; "deposit" / "Deposit" in English."""
     if kind is DepositKind.BINDING:
         word = pgettext("binding deposit 定金", "Deposit") if capital else pgettext("binding deposit 定金", "deposit")
+    elif capital:
+        word = pgettext("refundable deposit 订金", "Deposit")
     else:
-        word = pgettext("refundable deposit 订金", "Deposit") if capital else pgettext("refundable deposit 订金", "deposit")
+        word = pgettext("refundable deposit 订金", "deposit")
     return str(word)
 
 
