@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from storefront.clock import STORE_TZ
 
 LANGUAGE_NAMES = {"zh_Hans_CN": "中文", "en": "English"}
+CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def select_locale() -> str:
@@ -55,6 +57,14 @@ def drive_label(code: str) -> str:
     """前驱 / 后驱 / 四驱 in Chinese, FWD / RWD / AWD in English."""
     label = DRIVE_LABELS.get((code or "").lower())
     return str(label) if label is not None else (code or "").upper()
+
+
+def one_language(text: str) -> str:
+    """Free text written "English / 中文" (a seeded holiday, a note staff wrote for both) shows the page's half."""
+    english, slash, chinese = (text or "").partition(" / ")
+    if not slash or not CJK.search(chinese) or CJK.search(english):
+        return text or ""
+    return chinese.strip() if is_chinese() else english.strip()
 
 
 def format_cny(value: Decimal | int | None, *, cents: bool | None = None) -> str:

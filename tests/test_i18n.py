@@ -8,13 +8,26 @@ the code that no catalog carries.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from flask import Flask, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import models
+from storefront import clock
+from storefront.errors import DomainError
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = sorted(ROOT.glob("storefront/**/translations/zh_Hans_CN/LC_MESSAGES/messages.po"))
@@ -80,3 +93,266 @@ def test_every_message_in_the_code_is_in_a_catalog(catalogs: dict[str, Catalog])
             missing.add((context, msgid))
     assert not missing, "run `python -m storefront.i18n_tools update` and translate:\n" + "\n".join(
         f"  {c or ''}|{m!r}" for c, m in sorted(missing, key=str))
+
+
+# --- the language check: every GET page in Chinese, and in English ------------------------------------------------
+#
+# Every page of the shopper, staff and demo areas is rendered with the Flask test client (signed in as the role
+# it is for) on a seeded store holding a paid reservation, a saved quote and both kinds of test drive. The zh-CN
+# page may show Latin letters only for what Chinese shoppers read in Latin letters too: the words below. The
+# English page may show Chinese only as the glosses below. Both lists are reviewed: add a word only when a
+# Chinese (or English) reader would expect it written that way.
+
+LATIN_ALLOWED_IN_CHINESE = frozenset({
+    # brand, model and system names written in Latin letters on Chinese sites
+    "Mustang", "Mach-E", "EcoBoost", "SYNC", "FordPass", "Wi-Fi", "Stripe", "ST", "GT", "ST-Line",
+    # body, powertrain and gearbox codes
+    "SUV", "MPV", "EV", "HEV", "PHEV", "BEV", "CVT", "E-CVT", "AT", "MT",
+    # identifiers and file formats
+    "VIN", "CSV", "ICS", "ID", "QR", "MB", "UTF-8",
+    # model names sold in China under their Latin name
+    "City", "K-ZE",
+    # the language switch names each language in itself
+    "English",
+})
+CJK_ALLOWED_IN_ENGLISH = frozenset({
+    "中文",  # the language switch names each language in itself
+    "订金", "定金", "押金", "定金膨胀",  # the deposit words, glossed next to their English
+    "厂商指导价", "自助提车",  # "guide price" in the footer, the kiosk on the showroom form
+    # the finance words a shopper meets at the lender, glossed on the finance pages
+    "一成购", "全款", "首付", "尾款", "期数", "贷款", "贴息", "经营性租赁",
+    "王小明", "李静", "周敏",  # the demo accounts' names: people's names are written as they are
+})
+SKIPPED_ENDPOINTS = {
+    "static", "api.test_drive_slots", "api.finance_products",  # JSON, not pages
+    "demo_staff.export_csv", "test_drives_staff.export_csv", "staff.export_vehicles",  # files (checked below)
+    "test_drives.calendar_file", "accounts.confirm_email", "accounts.reset_password",  # need a mailed token
+}
+LATIN_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]")
+CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+NOT_WORDS = re.compile(
+    r"\S+@\S+|https?://\S+|\b[A-HJ-NPR-Z0-9]{17}\b|\b[RQT]-(?:[0-9A-Z]{6}|…)|\b[A-Z]{2}-[A-Z]{2}\b"
+    r"|\S*\d\S*|\S*_\S*|\b[a-z]+(?:-[a-z]+)+\b|\.[a-z]{2,4}\b|(?<![\w-])[A-Z](?![\w-])")
+# e-mail, URL, VIN, reference codes (R-7K3Q9M, R-…), showroom codes (SH-PD), anything with a digit (2.0L, 4G,
+# 9:30), identifiers (in_stock, pearl-white), file extensions (.ics), single capital letters (I, O and Q)
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees or hears: text nodes and the attributes read out or shown as text."""
+
+    ATTRIBUTES = ("title", "placeholder", "aria-label", "alt", "data-confirm", "data-expired-text")
+    # Not prose: codes and samples (<code>, <pre>...), form data being edited (<textarea>), and anything the page
+    # marks translate="no" (HTML's own way to say "a code, leave it as it is").
+    VERBATIM = ("script", "style", "template", "svg", "code", "pre", "kbd", "samp", "textarea")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self._hidden_tags: list[str] = []  # the open elements whose text is not prose
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag in self.VERBATIM or attributes.get("translate") == "no":
+            self._hidden_tags.append(tag)
+        if self._hidden_tags:
+            return
+        self.chunks += [attributes[a] or "" for a in self.ATTRIBUTES if a in attributes]
+        if tag == "input" and attributes.get("type") in ("submit", "button"):
+            self.chunks.append(attributes.get("value") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._hidden_tags and self._hidden_tags[-1] == tag:
+            self._hidden_tags.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden_tags:
+            self.chunks.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = _VisibleText()
+    parser.feed(html)
+    return " ".join(parser.chunks)
+
+
+def latin_words(text: str) -> set[str]:
+    return {w for w in LATIN_TOKEN.findall(NOT_WORDS.sub(" ", text)) if w not in LATIN_ALLOWED_IN_CHINESE}
+
+
+def cjk_words(text: str) -> set[str]:
+    return {w for w in CJK_RUN.findall(text) if w not in CJK_ALLOWED_IN_ENGLISH}
+
+
+@dataclass
+class Store:
+    app: Flask
+    users: dict[str, int]  # role -> user id
+    values: dict[str, object]  # URL argument -> a value that finds a record
+    extra_pages: list[tuple[str, str]]  # (role, url) pages worth seeing in more than one state
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """A seeded store (the demo seed: the real line-up, showrooms, schedules, policies, finance products) with one
+    of everything a page can show: a paid reservation, a pending one, a saved quote, a showroom drive and a paid
+    self-service drive."""
+    from config import TestingConfig
+    from storefront import create_app, database
+    from storefront.cli import run_seeders
+    from storefront.extensions import db
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('i18n') / 'store.db'}"
+    database.upgrade(url)
+    app = create_app(TestingConfig(), SQLALCHEMY_ENGINES={"default": url}, DEMO_MODE=True, RATELIMIT_ENABLED=False)
+    with app.app_context():
+        run_seeders(db.session)
+        db.session.commit()
+        values, extra = _one_of_everything(app, db.session)
+        db.session.commit()
+        users = {user.role.value: user.id for user in db.session.scalars(select(models.User))}
+    yield Store(app, users, values, extra)
+
+
+def _one_of_everything(app: Flask, session: Session) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    from storefront.finance import services as finance
+    from storefront.finance.quoting import QuoteInputs
+    from storefront.payments import services as payments
+    from storefront.reservations import services as reservations
+    from storefront.test_drives import self_service
+    from storefront.test_drives import services as test_drives
+
+    shopper = session.scalar(select(models.User).where(models.User.role == models.Role.CUSTOMER))
+    dealer = session.scalar(select(models.Dealer).where(models.Dealer.code == "SH-PD"))
+    staff = session.scalar(select(models.User).where(models.User.role == models.Role.STAFF))
+    kadjar = session.scalar(select(models.CarModel).where(models.CarModel.slug == "kadjar"))
+    vehicles = list(session.scalars(select(models.Vehicle).join(models.Trim).join(
+        models.DepositPolicy, models.DepositPolicy.car_model_id == models.Trim.car_model_id).where(
+        models.Vehicle.dealer_id.in_([d.id for d in staff.dealers]),
+        models.Vehicle.status == models.VehicleStatus.IN_STOCK).order_by(models.Vehicle.id).limit(3)))
+
+    def urls(r: models.Reservation) -> tuple[str, str]:
+        return f"http://localhost/reservations/{r.reference}?paid=1", f"http://localhost/reservations/{r.reference}"
+
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        paid = reservations.reserve(session, user=shopper, idempotency_key="i18n-language-check-paid-1",
+                                    return_urls=urls, vehicle_id=vehicles[0].id)
+        payments.settle_demo_payment(session, payment=reservations.payment_of(session, paid), pay=True)
+        pending = reservations.reserve(session, user=shopper, idempotency_key="i18n-language-check-pending-1",
+                                       return_urls=urls, vehicle_id=vehicles[1].id)
+        trim = vehicles[0].trim
+        product = session.scalar(select(models.FinanceProduct).where(
+            models.FinanceProduct.kind == models.FinanceKind.LEASE_TO_OWN))
+        quote = finance.save_quote(session, user=shopper, trim=trim, product=product, now=clock.now(),
+                                   inputs=QuoteInputs(down_payment_pct=Decimal("10"), term_months=12))
+        day = clock.local_now().date() + dt.timedelta(days=3)
+        drive = None
+        for hour, minute in ((11, 0), (11, 30), (14, 0), (15, 0)):
+            starts = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=clock.STORE_TZ)
+            try:
+                drive = test_drives.book_showroom_drive(
+                    session, shopper=shopper, dealer=dealer, car_model=kadjar, starts_at=starts,
+                    contact_name="王小明", mobile="13800138000", licence_confirmed=True)
+                break
+            except DomainError:
+                continue
+        assert drive is not None, "no free showroom slot found"
+        kiosk, kiosk_payment = self_service.start_self_service(
+            session, shopper=shopper, dealer=dealer, car_model=kadjar, days=1, contact_name="王小明",
+            mobile="13800138000", licence_confirmed=True, starts_at=dt.datetime(
+                day.year, day.month, day.day, 10, 0, tzinfo=clock.STORE_TZ) + dt.timedelta(days=1),
+            return_url=lambda reference: f"http://localhost/test-drives/bookings/{reference}")
+        payments.settle_demo_payment(session, payment=kiosk_payment, pay=True)
+        pay_token = reservations.payment_of(session, pending).provider_session_id
+    session.flush()
+    values: dict[str, object] = {
+        "slug": "kadjar", "model_slug": "kadjar", "trim_id": trim.id, "model_id": kadjar.id,
+        "dealer_id": dealer.id, "vehicle_id": vehicles[0].id, "token": pay_token,
+        "code": product.code, "product_id": product.id, "user_id": shopper.id,
+    }
+    by_endpoint: dict[str, dict[str, object]] = {
+        "catalog.brand": {"slug": "renault"},
+        "reservations.detail": {"reference": paid.reference},
+        "reservations_staff.staff_detail": {"reference": paid.reference},
+        "finance.saved_quote": {"reference": quote.reference},
+        "test_drives.detail": {"reference": drive.reference},
+        "test_drives.reschedule": {"reference": drive.reference},
+        "reservations.review": {"vehicle": vehicles[2].id},
+        "finance.find_quote": {"code": quote.reference},
+    }
+    values["by_endpoint"] = by_endpoint
+    extra = [
+        ("customer", f"/reservations/{pending.reference}"),
+        ("customer", f"/test-drives/bookings/{kiosk.reference}"),
+        ("customer", f"/compare?trim={trim.id}&trim={trim.id + 1}"),
+        ("staff", f"/staff/insights/handover?code={paid.reference}"),
+        ("staff", f"/staff/insights/handover?code={quote.reference}"),
+        ("staff", f"/staff/insights/handover?code={drive.reference}"),
+        ("staff", f"/staff/test-drives/{dealer.id}/week"),
+        ("admin", "/staff/audit"),
+    ]
+    return values, extra
+
+
+def _role_for(endpoint: str) -> str:
+    """Who the page is for: staff pages as staff (admins where staff are refused, see `_render_all`)."""
+    blueprint = endpoint.partition(".")[0]
+    if blueprint.endswith("_staff") or blueprint == "staff":
+        return "staff"
+    if endpoint in ("accounts.login", "accounts.register", "accounts.reset_request"):
+        return "anonymous"
+    return "customer"
+
+
+def _pages(store: Store) -> list[tuple[str, str]]:
+    pages = []
+    by_endpoint = store.values["by_endpoint"]
+    assert isinstance(by_endpoint, dict)
+    with store.app.test_request_context():
+        for rule in store.app.url_map.iter_rules():
+            if "GET" not in (rule.methods or ()) or rule.endpoint in SKIPPED_ENDPOINTS:
+                continue
+            arguments = {**{a: store.values[a] for a in rule.arguments if a in store.values},
+                         **by_endpoint.get(rule.endpoint, {})}
+            assert set(arguments) >= set(rule.arguments), f"no value for {rule.endpoint} {rule.arguments}"
+            pages.append((_role_for(rule.endpoint), url_for(rule.endpoint, **arguments)))
+    return sorted(set(pages + store.extra_pages))
+
+
+def _render_all(store: Store, language: str) -> dict[str, str]:
+    """url -> visible text of every page in `language`, each fetched as the role it is for."""
+    from tests.conftest import login
+
+    texts = {}
+    for role, url in _pages(store):
+        for who in ("staff", "admin") if role == "staff" else (role,):
+            client = store.app.test_client()
+            if who != "anonymous":
+                with store.app.app_context():
+                    login(client, _user(store, who))
+            reply = client.get(url, headers={"Accept-Language": language}, follow_redirects=True)
+            if reply.status_code != 403:
+                break
+        assert reply.status_code == 200, f"{role} {url}: {reply.status_code}"
+        texts[url] = visible_text(reply.get_data(as_text=True))
+    return texts
+
+
+def _user(store: Store, role: str) -> models.User:
+    from storefront.extensions import db
+
+    user = db.session.get(models.User, store.users[role])
+    assert user is not None
+    return user
+
+
+def test_every_chinese_page_shows_latin_letters_only_from_the_allow_list(store: Store) -> None:
+    offending = {url: sorted(words) for url, text in _render_all(store, "zh-CN").items()
+                 if (words := latin_words(text))}
+    assert not offending, "English words on Chinese pages (translate, or review an allow-list entry):\n" + "\n".join(
+        f"  {url}: {words}" for url, words in offending.items())
+
+
+def test_every_english_page_shows_chinese_only_as_a_gloss(store: Store) -> None:
+    offending = {url: sorted(words) for url, text in _render_all(store, "en").items() if (words := cjk_words(text))}
+    assert not offending, "Chinese on English pages:\n" + "\n".join(
+        f"  {url}: {words}" for url, words in offending.items())

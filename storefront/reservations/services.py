@@ -321,14 +321,12 @@ def reserve(
         raise
 
     success_url, cancel_url = return_urls(reservation)
-    car = " ".join(localised(part, "name") for part in (trim.car_model.brand, trim.car_model, trim))
     payment = payments.start_payment(
         session,
         purpose=PaymentPurpose.RESERVATION_DEPOSIT,
         subject_id=reservation.id,
         amount=reservation.deposit_amount,
-        description=_("%(deposit)s for %(car)s, reservation %(reference)s", car=car, reference=reservation.reference,
-                      deposit=deposit_word(reservation.deposit_kind, capital=True)),
+        description=_describe(reservation),
         customer_email=user.email,
         success_url=success_url,
         cancel_url=cancel_url,
@@ -449,6 +447,19 @@ def _on_refunded(session: Session, payment: Payment) -> None:
                                 by_store=True)
 
 
+def _describe(reservation: Reservation) -> str:
+    """"订金 for 雷诺 科雷嘉 2.0L CVT 两驱舒适版, reservation R-7K3Q9M", in the current language."""
+    trim = reservation.vehicle.trim
+    car = " ".join(localised(part, "name") for part in (trim.car_model.brand, trim.car_model, trim))
+    return str(_("%(deposit)s for %(car)s, reservation %(reference)s", car=car, reference=reservation.reference,
+                 deposit=deposit_word(reservation.deposit_kind, capital=True)))
+
+
+def _pay_description(session: Session, payment: Payment) -> str:
+    reservation = session.get(Reservation, payment.subject_id)
+    return payment.description if reservation is None else _describe(reservation)
+
+
 def _pay_heading(session: Session, payment: Payment) -> str:
     reservation = session.get(Reservation, payment.subject_id)
     if reservation is None:
@@ -456,7 +467,7 @@ def _pay_heading(session: Session, payment: Payment) -> str:
     return str(_("Pay the %(deposit)s", deposit=deposit_word(reservation.deposit_kind)))
 
 
-payments.register_heading(PaymentPurpose.RESERVATION_DEPOSIT, _pay_heading)
+payments.register_heading(PaymentPurpose.RESERVATION_DEPOSIT, _pay_heading, _pay_description)
 payments.register_fulfilment(
     PaymentPurpose.RESERVATION_DEPOSIT,
     on_paid=_on_paid,
