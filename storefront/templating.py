@@ -10,6 +10,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
+from storefront.audit import action_label, entity_label, field_label, value_label
 from storefront.i18n import (
     LANGUAGE_NAMES,
     drive_label,
@@ -61,6 +62,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["loc"] = localised
     app.jinja_env.globals["drive_label"] = drive_label
     app.jinja_env.globals["one_language"] = one_language
+    app.jinja_env.globals.update(audit_action=action_label, audit_entity=entity_label, audit_field=field_label,
+                                 audit_value=value_label)
     app.jinja_env.globals["deposit_word"] = deposit_word
     app.jinja_env.globals["deposit_kind_label"] = deposit_kind_label
     app.jinja_env.globals["url_with"] = url_with

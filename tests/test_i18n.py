@@ -263,6 +263,11 @@ def _one_of_everything(app: Flask, session: Session) -> tuple[dict[str, object],
             return_url=lambda reference: f"http://localhost/test-drives/bookings/{reference}")
         payments.settle_demo_payment(session, payment=kiosk_payment, pay=True)
         pay_token = reservations.payment_of(session, pending).provider_session_id
+        admin = session.scalar(select(models.User).where(models.User.role == models.Role.ADMIN))
+        policy = reservations.policy_for(session, car_model_id=kadjar.id)
+        reservations.save_policy(session, car_model=kadjar, amount=policy.amount, kind=policy.kind,
+                                 refund_window_days=policy.refund_window_days + 1, price_credit=policy.price_credit,
+                                 is_active=True, by=admin)  # an audit entry with fields and codes to label
     session.flush()
     values: dict[str, object] = {
         "slug": "kadjar", "model_slug": "kadjar", "trim_id": trim.id, "model_id": kadjar.id,
@@ -356,3 +361,23 @@ def test_every_english_page_shows_chinese_only_as_a_gloss(store: Store) -> None:
     offending = {url: sorted(words) for url, text in _render_all(store, "en").items() if (words := cjk_words(text))}
     assert not offending, "Chinese on English pages:\n" + "\n".join(
         f"  {url}: {words}" for url, words in offending.items())
+
+
+@pytest.mark.parametrize(("role", "method", "url", "status", "says"), [
+    ("anonymous", "get", "/reservations/mine", 200, "请先登录再查看此页面。"),  # Flask-Login's message
+    ("customer", "get", "/staff/", 403, "您的账户无权访问此页面"),
+    ("anonymous", "get", "/no-such-page", 404, "页面不存在"),
+    ("anonymous", "get", "/lang", 405, "此页面不能这样使用"),
+])
+def test_sign_in_prompts_and_error_pages_speak_chinese(store: Store, role: str, method: str, url: str,
+                                                       status: int, says: str) -> None:
+    from tests.conftest import login
+
+    client = store.app.test_client()
+    if role != "anonymous":
+        with store.app.app_context():
+            login(client, _user(store, role))
+    reply = getattr(client, method)(url, headers={"Accept-Language": "zh-CN"}, follow_redirects=True)
+    text = visible_text(reply.get_data(as_text=True))
+    assert reply.status_code == status and says in text, text[:400]
+    assert not latin_words(text), latin_words(text)
