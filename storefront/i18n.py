@@ -59,6 +59,11 @@ def drive_label(code: str) -> str:
     return str(label) if label is not None else (code or "").upper()
 
 
+def place(dealer: Any) -> str:
+    """A showroom and its address: "浦东旗舰体验中心，浦东新区世纪大道1888号" / "Xuhui Showroom, 399 Caoxi..."."""
+    return str(_l("%(name)s, %(address)s", name=localised(dealer, "name"), address=localised(dealer, "address")))
+
+
 def one_language(text: str) -> str:
     """Free text written "English / 中文" (a seeded holiday, a note staff wrote for both) shows the page's half."""
     english, slash, chinese = (text or "").partition(" / ")

@@ -19,6 +19,7 @@ from storefront.i18n import (
     is_chinese,
     localised,
     one_language,
+    place,
     to_local,
 )
 from storefront.reservations.terms import deposit_kind_label, deposit_word
@@ -62,6 +63,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["loc"] = localised
     app.jinja_env.globals["drive_label"] = drive_label
     app.jinja_env.globals["one_language"] = one_language
+    app.jinja_env.globals["place"] = place
     app.jinja_env.globals.update(audit_action=action_label, audit_entity=entity_label, audit_field=field_label,
                                  audit_value=value_label)
     app.jinja_env.globals["deposit_word"] = deposit_word
