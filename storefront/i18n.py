@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, get_locale, pgettext
 from flask_babel import lazy_gettext as _l
 
 from storefront.clock import STORE_TZ
@@ -61,7 +61,13 @@ def drive_label(code: str) -> str:
 
 def place(dealer: Any) -> str:
     """A showroom and its address: "浦东旗舰体验中心，浦东新区世纪大道1888号" / "Xuhui Showroom, 399 Caoxi..."."""
-    return str(_l("%(name)s, %(address)s", name=localised(dealer, "name"), address=localised(dealer, "address")))
+    name, address = localised(dealer, "name"), localised(dealer, "address")
+    return str(_l("%(name)s, %(address)s", name=name, address=address)) if address else name
+
+
+def colon() -> str:
+    """Between a label and its value: ": " in English, a full-width "：" in Chinese."""
+    return str(pgettext("label and value", ": "))
 
 
 def one_language(text: str) -> str:
@@ -73,7 +79,12 @@ def one_language(text: str) -> str:
 
 
 def format_cny(value: Decimal | int | None, *, cents: bool | None = None) -> str:
-    """¥149,800 for whole yuan, ¥3,215.47 otherwise; cents=True always shows the fen."""
+    """¥149,800 for whole yuan, ¥3,215.47 otherwise; cents=True always shows the fen.
+
+    The store's rule: prices, deposits, refunds and totals are written in whole yuan, with fen only when the
+    amount has them; finance figures (instalments, schedules, quote totals) always show the fen (cents=True),
+    so a column of them lines up and a shopper can check the arithmetic.
+    """
     if value is None:
         return "—"
     if isinstance(value, float):

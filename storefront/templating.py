@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from storefront.audit import action_label, entity_label, field_label, value_label
 from storefront.i18n import (
     LANGUAGE_NAMES,
+    colon,
     drive_label,
     format_cny,
     format_local,
@@ -64,6 +65,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["drive_label"] = drive_label
     app.jinja_env.globals["one_language"] = one_language
     app.jinja_env.globals["place"] = place
+    app.jinja_env.globals["colon"] = colon
     app.jinja_env.globals.update(audit_action=action_label, audit_entity=entity_label, audit_field=field_label,
                                  audit_value=value_label)
     app.jinja_env.globals["deposit_word"] = deposit_word

@@ -132,7 +132,8 @@ LATIN_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]")
 CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 NOT_WORDS = re.compile(
     r"\S+@\S+|https?://\S+|\b[A-HJ-NPR-Z0-9]{17}\b|\b[RQT]-(?:[0-9A-Z]{6}|…)|\b[A-Z]{2}-[A-Z]{2}\b"
-    r"|\S*\d\S*|\S*_\S*|\b[a-z]+(?:-[a-z]+)+\b|\.[a-z]{2,4}\b|(?<![\w-])[A-Z](?![\w-])")
+    r"|\S*\d\S*|\S*_\S*|\b[a-z]+(?:-[a-z]+)+\b|\.[a-z]{2,4}\b|(?<![\w-])[A-Z](?![\w-])",
+    re.ASCII)  # \b and \w on ASCII only: a code right after Chinese text (编号Q-7K3M9P) is still a code
 # e-mail, URL, VIN, reference codes (R-7K3Q9M, R-…), showroom codes (SH-PD), anything with a digit (2.0L, 4G,
 # 9:30), identifiers (in_stock, pearl-white), file extensions (.ics), single capital letters (I, O and Q)
 

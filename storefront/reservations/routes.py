@@ -329,7 +329,7 @@ def staff_cancel(reference: str) -> Any:
     refund = services.cancel(db.session, reservation=reservation, by=current_user, reason=form.reason.data or "")
     db.session.commit()
     flash(_("%(reference)s cancelled; %(amount)s refunded.", reference=reservation.reference,
-            amount=format_cny(refund, cents=True)), "success")
+            amount=format_cny(refund)), "success")
     return redirect(url_for("reservations_staff.staff_detail", reference=reservation.reference))
 
 
