@@ -96,11 +96,24 @@ def format_cny(value: Decimal | int | None, *, cents: bool | None = None) -> str
     return f"{sign}¥{text}"
 
 
+# The store's one way to write a time, per language (Babel patterns). Templates name the shape they want with
+# Babel's words or an ISO-like pattern; both land here, so a page never mixes "2026/12/5 04:19" with "12/5/26".
+_DATETIME = ("yyyy年M月d日 HH:mm", "d MMM yyyy, HH:mm")
+STORE_PATTERNS = {
+    "short": _DATETIME, "medium": _DATETIME, "long": _DATETIME, "yyyy-MM-dd HH:mm": _DATETIME,
+    "EEEE yyyy-MM-dd HH:mm": ("yyyy年M月d日 EEEE HH:mm", "EEEE d MMM yyyy, HH:mm"),
+    "yyyy-MM-dd": ("yyyy年M月d日", "d MMM yyyy"),
+    "MM-dd HH:mm": ("M月d日 HH:mm", "d MMM, HH:mm"),
+}
+
+
 def format_local(value: dt.datetime | None, fmt: str = "medium") -> str:
-    """A UTC timestamp shown in Asia/Shanghai, in the page's language."""
+    """A UTC timestamp shown in Asia/Shanghai, in the page's language and the store's pattern for it."""
     if value is None:
         return ""
-    return str(format_datetime(value.astimezone(STORE_TZ), fmt))
+    patterns = STORE_PATTERNS.get(fmt)
+    pattern = (patterns[0] if is_chinese() else patterns[1]) if patterns else fmt
+    return str(format_datetime(value.astimezone(STORE_TZ), pattern))
 
 
 def to_local(value: dt.datetime) -> dt.datetime:

@@ -382,3 +382,27 @@ def test_sign_in_prompts_and_error_pages_speak_chinese(store: Store, role: str, 
     text = visible_text(reply.get_data(as_text=True))
     assert reply.status_code == status and says in text, text[:400]
     assert not latin_words(text), latin_words(text)
+
+
+def test_one_way_to_write_times_and_money(store: Store) -> None:
+    from storefront.i18n import format_cny, format_local
+
+    moment = dt.datetime(2026, 12, 4, 20, 19, 57, tzinfo=dt.UTC)  # 04:19 on 5 December in Shanghai
+    with store.app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert {format_local(moment, f) for f in ("short", "medium", "yyyy-MM-dd HH:mm")} == {"2026年12月5日 04:19"}
+        assert format_local(moment, "EEEE yyyy-MM-dd HH:mm") == "2026年12月5日 星期六 04:19"
+        assert format_local(moment, "yyyy-MM-dd") == "2026年12月5日"
+    with store.app.test_request_context(headers={"Accept-Language": "en"}):
+        assert {format_local(moment, f) for f in ("short", "medium", "yyyy-MM-dd HH:mm")} == {"5 Dec 2026, 04:19"}
+    assert format_cny(Decimal("36000.00")) == "¥36,000" and format_cny(Decimal("3215.47")) == "¥3,215.47"
+    assert format_cny(Decimal("36000.00"), cents=True) == "¥36,000.00"  # finance figures keep their fen
+
+
+def test_rates_and_aprs_always_have_two_decimals(store: Store) -> None:
+    client = store.app.test_client()
+    trim_id = store.values["trim_id"]
+    for url in ("/finance/", f"/finance/quote/{trim_id}", f"/finance/quote/{trim_id}/compare"):
+        text = visible_text(client.get(url, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True))
+        rates = re.findall(r"(?:年化利率|利率)[^%]{0,40}?(\d+(?:\.\d+)?)%", text)
+        assert rates, url
+        assert all(re.fullmatch(r"\d+\.\d\d", r) for r in rates), (url, rates)
