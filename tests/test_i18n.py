@@ -406,3 +406,18 @@ def test_rates_and_aprs_always_have_two_decimals(store: Store) -> None:
         rates = re.findall(r"(?:年化利率|利率)[^%]{0,40}?(\d+(?:\.\d+)?)%", text)
         assert rates, url
         assert all(re.fullmatch(r"\d+\.\d\d", r) for r in rates), (url, rates)
+
+
+def test_a_quote_names_its_product_once(store: Store) -> None:
+    """"一成购（融资租赁） 一成购（融资租赁）": the kind badge is left out where the product is named after its kind."""
+    from tests.conftest import login
+
+    reference = store.values["by_endpoint"]["finance.saved_quote"]["reference"]  # type: ignore[index]
+    client = store.app.test_client()
+    with store.app.app_context():
+        login(client, _user(store, "customer"))
+    html = client.get(f"/finance/quotes/{reference}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    heading = re.search(r"<h2>(.*?)</h2>", html, flags=re.S)
+    assert heading is not None
+    words = CJK_RUN.findall(visible_text(heading.group(0)))
+    assert words and len(words) == len(set(words)), words
