@@ -29,7 +29,8 @@ def test_shopper_reserves_a_koleos_and_staff_hand_it_over(page):
     screenshot(page, "reservations-01-choose")
     showroom.get_by_role("link", name="Any unit here").click()
     expect(page.locator("h1")).to_have_text("Review your reservation")
-    expect(page.locator(".terms")).to_contain_text("This is a refundable deposit (订金): it is an advance payment, not a binding deposit.")
+    expect(page.locator(".terms")).to_contain_text(
+        "This is a refundable deposit (订金): it is an advance payment, not a binding deposit.")
     expect(page.locator(".hold-note")).to_contain_text("on hold for you for 30 minutes")
     screenshot(page, "reservations-02-review")
     page.get_by_label("I have read the deposit terms above and agree to them.").check()
