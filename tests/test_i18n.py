@@ -79,6 +79,24 @@ def test_translations_keep_the_placeholders_of_their_msgid(catalogs: dict[str, C
     assert not broken, "\n".join(broken)
 
 
+ASCII_PUNCTUATION_BY_CHINESE = re.compile(r"[\u4e00-\u9fff][,:;?!()]|[,:;?!(][\u4e00-\u9fff]")
+# Input syntax the shopper or staff types as shown (the colon and comma are part of the format).
+LITERAL_SYNTAX = {"期数:残值"}
+
+
+def test_chinese_translations_use_full_width_punctuation(catalogs: dict[str, Catalog]) -> None:
+    """“金融与租赁报价: …” reads as a typo in Chinese: next to Chinese text, punctuation is full-width（，：；？！）."""
+    offending = []
+    for area, catalog in catalogs.items():
+        for message in catalog:
+            text = message.string if isinstance(message.string, str) else " ".join(message.string)
+            for literal in LITERAL_SYNTAX:
+                text = text.replace(literal, "")
+            if message.id and ASCII_PUNCTUATION_BY_CHINESE.search(text):
+                offending.append(f"{area}: {text}")
+    assert not offending, "\n".join(offending)
+
+
 def test_every_message_in_the_code_is_in_a_catalog(catalogs: dict[str, Catalog]) -> None:
     """A string marked for translation that `make i18n` has not extracted is shown in English to Chinese shoppers."""
     known = {_key(m) for catalog in catalogs.values() for m in catalog if m.id}
