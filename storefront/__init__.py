@@ -7,6 +7,7 @@ import inspect
 from typing import Any
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 from config import BASE_DIR, Config, load_config
 
@@ -82,6 +83,9 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message_category = "info"
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.needs_refresh_message = _l("Please sign in again to confirm it is you.")
+    login_manager.localize_callback = str  # the lazy messages above, in the language of the request
     login_manager.session_protection = "strong"
     import storefront.auth  # noqa: F401  (registers the user loader)
 

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from storefront.extensions import db
@@ -45,6 +46,19 @@ class PermissionDeniedError(DomainError):
     code = "forbidden"
 
 
+# What the error pages say under their heading when the code that refused gave no message of its own.
+HTTP_MESSAGES = {
+    400: _l("The request could not be understood. Please go back and try again."),
+    403: _l("Your account does not have access to this page. Sign in with another account or go back."),
+    404: _l("There is nothing at this address."),
+    405: _l("This page cannot be used that way. Please use the buttons on the page."),
+    409: _l("Someone changed this at the same time. Reload the page and try again."),
+    413: _l("The file is larger than the store accepts."),
+    429: _l("You have tried this too often in a short time. Please wait a minute and try again."),
+    500: _l("Something went wrong on our side. Please try again."),
+}
+
+
 def wants_json() -> bool:
     """API and webhook callers get JSON errors; browsers get pages."""
     path = request.path
@@ -74,7 +88,13 @@ def register_error_handlers(app: Flask) -> None:
             return error
         status = error.code or 500
         code = (error.name or "error").lower().replace(" ", "_")
-        return error_response(status, code, error.description or error.name)
+        message = error.description or error.name
+        limit = getattr(error, "limit", None)  # Flask-Limiter: without an error_message its text is "10 per 1 minute"
+        default = message == type(error).description or (limit is not None and not limit.error_message)
+        if default and status in HTTP_MESSAGES and not wants_json():
+            # werkzeug's (and the limiter's) English text: say it in the page's language
+            message = str(HTTP_MESSAGES[status])
+        return error_response(status, code, message)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Any:

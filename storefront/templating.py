@@ -10,7 +10,21 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from storefront.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES, format_cny, format_local, is_chinese, localised, to_local
+from storefront.audit import action_label, entity_label, field_label, value_label
+from storefront.i18n import (
+    LANGUAGE_COOKIE,
+    LANGUAGE_NAMES,
+    colon,
+    drive_label,
+    format_cny,
+    format_local,
+    is_chinese,
+    localised,
+    one_language,
+    place,
+    to_local,
+)
+from storefront.reservations.terms import deposit_kind_label, deposit_word
 from storefront.security import is_safe_next
 
 
@@ -59,7 +73,17 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["cny"] = format_cny
     app.jinja_env.filters["local_dt"] = format_local
     app.jinja_env.filters["to_local"] = to_local
+    app.jinja_env.filters["loc"] = localised  # `trims|map("loc", "engine")`: a column in the page's language
+    app.jinja_env.filters["drive"] = drive_label
     app.jinja_env.globals["loc"] = localised
+    app.jinja_env.globals["drive_label"] = drive_label
+    app.jinja_env.globals["one_language"] = one_language
+    app.jinja_env.globals["place"] = place
+    app.jinja_env.globals["colon"] = colon
+    app.jinja_env.globals.update(audit_action=action_label, audit_entity=entity_label, audit_field=field_label,
+                                 audit_value=value_label)
+    app.jinja_env.globals["deposit_word"] = deposit_word
+    app.jinja_env.globals["deposit_kind_label"] = deposit_kind_label
     app.jinja_env.globals["url_with"] = url_with
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -21,7 +21,7 @@ from storefront.accounts.passwords import hash_password
 DEMO_ACCOUNTS: list[tuple[str, str, str, Role, tuple[str, ...]]] = [
     ("shopper@flagship.demo", "demo-shopper-2026", "王小明", Role.CUSTOMER, ()),
     ("staff@flagship.demo", "demo-staff-2026", "李静", Role.STAFF, ("SH-PD", "SH-XH")),
-    ("admin@flagship.demo", "demo-admin-2026", "Admin", Role.ADMIN, ()),
+    ("admin@flagship.demo", "demo-admin-2026", "周敏", Role.ADMIN, ()),
 ]
 
 

@@ -10,7 +10,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from models import Brand, CarModel, City, Dealer, Powertrain, Trim
+from models import Brand, CarModel, City, Dealer, DepositPolicy, Powertrain, Trim
 from storefront import caching
 from storefront.caching import CachedPage, cached_page
 from storefront.catalog import illustrations, live, queries, seed, seo, services
@@ -151,16 +151,21 @@ def _detail_with_stock(slug: str, requested: str) -> CachedPage:
 
 
 def _render_detail(slug: str, city_slug: str) -> CachedPage:
-    car_model = db.session.scalar(
-        select(CarModel).where(CarModel.slug == slug, CarModel.is_active.is_(True))
+    # The model with the kind of deposit it is reserved with (订金 or 定金, None: not online), in one statement.
+    found = db.session.execute(
+        select(CarModel, DepositPolicy.kind)
+        .outerjoin(DepositPolicy, (DepositPolicy.car_model_id == CarModel.id) & DepositPolicy.is_active.is_(True))
+        .where(CarModel.slug == slug, CarModel.is_active.is_(True))
         .options(joinedload(CarModel.brand), selectinload(CarModel.trims))
-    ) or abort(404)
+    ).first() or abort(404)
+    car_model, deposit_kind = found
     cities = _cities()
     city = next((c for c in cities if c.slug == city_slug), None)
     colours = car_model.trims[0].colours if car_model.trims else []
     colour = next((c for c in colours if c.get("code") == request.args.get("colour")), colours[0] if colours else None)
     body = render_template("catalog/detail.html", car_model=car_model, cities=cities, city=city, colours=colours,
-                           colour=colour, stock_list=live.STOCK_LIST, json_ld=seo.car_json_ld(car_model))
+                           colour=colour, deposit_kind=deposit_kind, stock_list=live.STOCK_LIST,
+                           json_ld=seo.car_json_ld(car_model))
     city_meta = {"id": city.id, "slug": city.slug, "name_zh": city.name_zh, "name_en": city.name_en} if city else None
     return CachedPage(body, {"model_id": car_model.id, "city": city_meta})
 

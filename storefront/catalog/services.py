@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import CarModel, City, Dealer, Trim, Vehicle, VehicleStatus
+from models import CarModel, City, Dealer, DepositKind, DepositPolicy, Trim, Vehicle, VehicleStatus
 
 
 def refresh_price_from(session: Session, car_model: CarModel) -> None:
@@ -73,3 +73,9 @@ def stock_holdings(session: Session, *, car_model_slug: str) -> list[tuple[Deale
         .order_by(City.sort_order, Dealer.name_en)
     )
     return [(row[0], row[1], row[2]) for row in session.execute(query)]
+
+
+def deposit_kind_of(session: Session, *, car_model_id: int) -> DepositKind | None:
+    """The kind of deposit the model is reserved with (订金 or 定金), so the page can name it; None: not online."""
+    return session.scalar(select(DepositPolicy.kind).where(DepositPolicy.car_model_id == car_model_id,
+                                                           DepositPolicy.is_active.is_(True)))

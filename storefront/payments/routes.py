@@ -40,6 +40,8 @@ def webhook() -> Any:
 def demo_page(token: str) -> str:
     payment = services.demo_payment(db.session, token=token)
     return render_template("payments/demo.html", payment=payment, token=token, now=now(),
+                           heading=services.heading_for(db.session, payment),
+                           description=services.description_for(db.session, payment),
                            pending=payment.status is PaymentStatus.PENDING,
                            demo_payments_on=services.demo_provider_allowed())
 

@@ -72,6 +72,32 @@ def register_fulfilment(
     _fulfilments[purpose] = Fulfilment(on_paid, on_failed, on_refunded, lock_subject)
 
 
+# What the pay page calls the payment ("Pay the 订金" / "定金" / "押金") and what it is for, in the page's language:
+# each purpose's area says, since only it knows which kind of deposit its subject takes. (`Payment.description`
+# is what the provider shows, written once in the shopper's language of that moment.)
+_headings: dict[PaymentPurpose, Callable[[Session, Payment], str]] = {}
+_descriptions: dict[PaymentPurpose, Callable[[Session, Payment], str]] = {}
+
+
+def register_heading(purpose: PaymentPurpose, heading: Callable[[Session, Payment], str],
+                     description: Callable[[Session, Payment], str] | None = None) -> None:
+    _headings[purpose] = heading
+    if description is not None:
+        _descriptions[purpose] = description
+
+
+def heading_for(session: Session, payment: Payment) -> str:
+    """The pay page's heading for this payment, in the page's language."""
+    heading = _headings.get(payment.purpose)
+    return heading(session, payment) if heading is not None else str(_("Pay"))
+
+
+def description_for(session: Session, payment: Payment) -> str:
+    """What the payment is for, in the page's language."""
+    describe = _descriptions.get(payment.purpose)
+    return describe(session, payment) if describe is not None else payment.description
+
+
 def provider() -> PaymentProvider:
     """Stripe when a secret key is configured, otherwise the demo provider."""
     return PaymentProvider.STRIPE if stripe_gateway.is_configured() else PaymentProvider.DEMO

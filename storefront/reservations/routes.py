@@ -367,7 +367,7 @@ def staff_cancel(reference: str) -> Any:
     refund = services.cancel(db.session, reservation=reservation, by=current_user, reason=form.reason.data or "")
     db.session.commit()
     flash(_("%(reference)s cancelled; %(amount)s refunded.", reference=reservation.reference,
-            amount=format_cny(refund, cents=True)), "success")
+            amount=format_cny(refund)), "success")
     return redirect(url_for("reservations_staff.staff_detail", reference=reservation.reference))
 
 
@@ -406,7 +406,7 @@ def edit_policy(model_slug: str) -> Any:
             getattr(form, error.field or "amount").errors = [error.user_message]
         else:
             db.session.commit()
-            flash(_("Deposit terms for %(model)s saved.", model=car_model.name_en), "success")
+            flash(_("Deposit terms for %(model)s saved.", model=localised(car_model, "name")), "success")
             return redirect(url_for("reservations_staff.policies"))
     preview = []
     if form.amount.data and form.price_credit.data and form.kind.data:

@@ -26,6 +26,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import Field, FormField
 
 from models import AuditLog, City, Dealer, Role, Trim, TrimPrice, User, Vehicle, VehicleStatus
+from storefront.audit import action_label, entity_label
 from storefront.auth import admin_required, fresh_login_required, require_staff
 from storefront.errors import DomainError, error_response
 from storefront.extensions import db
@@ -527,8 +528,9 @@ def save_user(user_id: int) -> Any:
 def audit() -> str:
     form = AuditFilterForm(request.args)
     form.actor.choices = [("", _("Anyone"))] + [(u.id, u.name or u.email) for u in queries.audit_actors(db.session)]
-    form.action.choices = [("", _("Any action"))] + [(a, a) for a in queries.audit_actions(db.session)]
-    form.entity.choices = [("", _("Any record"))] + [(e, e) for e in queries.audit_entity_types(db.session)]
+    form.action.choices = [("", _("Any action"))] + [(a, action_label(a)) for a in queries.audit_actions(db.session)]
+    form.entity.choices = [("", _("Any record"))] + [(e, entity_label(e))
+                                                      for e in queries.audit_entity_types(db.session)]
     valid = form.validate()
     filters = queries.AuditFilters(
         actor_id=form.actor.data, action=form.action.data or None, entity_type=form.entity.data or None,

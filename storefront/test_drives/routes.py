@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import click
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
+from flask_babel import format_date, pgettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from storefront.auth import require_staff
 from storefront.demo.store_clock import with_store_clock
 from storefront.errors import DomainError
 from storefront.extensions import db
+from storefront.i18n import localised
 from storefront.ids import parse_id
 from storefront.security import is_safe_next
 from storefront.test_drives import board, calendar, queries, self_service, services
@@ -475,15 +476,19 @@ def export_csv(dealer_id: int) -> Response:
     _start, end = board.day_bounds(last)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["reference", "kind", "status", "date", "start", "end", "model", "showroom", "driver",
-                     "mobile", "email", "demo_car_vin", "booked_at"])
+    # A sheet for people (opened in Excel), so headers, kinds and statuses are in the page's language.
+    writer.writerow([_("Reference"), _("Kind"), _("Status"), _("Date"), _("Start"), _("End"), _("Model"),
+                     pgettext("audit record", "Showroom"), _("Driver"), _("Mobile"), _("Email"),
+                     _("Demo car VIN"), _("Booked at")])
     for booking in queries.bookings_between(db.session, dealer_id=dealer.id, start=start, end=end):
         local_start = booking.starts_at.astimezone(clock.STORE_TZ)
         local_end = booking.ends_at.astimezone(clock.STORE_TZ)
         writer.writerow([_csv_cell(v) for v in (
-            booking.reference, booking.kind.value, booking.status.value, local_start.date().isoformat(),
+            booking.reference, _("Self-service") if booking.is_self_service else _("At the showroom"),
+            services.status_label(booking), local_start.date().isoformat(),
             local_start.isoformat(timespec="minutes"), local_end.isoformat(timespec="minutes"),
-            f"{booking.car_model.brand.name_en} {booking.car_model.name_en}", dealer.code, booking.contact_name,
+            f"{localised(booking.car_model.brand, 'name')} {localised(booking.car_model, 'name')}", dealer.code,
+            booking.contact_name,
             booking.mobile, booking.user.email, booking.vehicle.vin if booking.vehicle else "",
             booking.created_at.astimezone(clock.STORE_TZ).isoformat(timespec="seconds"),
         )])

@@ -54,7 +54,7 @@ from storefront import clock
 from storefront.audit import record_audit
 from storefront.errors import ConflictError, DomainError, NotFoundError, PermissionDeniedError
 from storefront.events import record_event
-from storefront.i18n import localised
+from storefront.i18n import localised, place
 from storefront.outbox import public_url, queue_mail
 from storefront.test_drives import calendar
 from storefront.test_drives.slots import (
@@ -916,7 +916,7 @@ def calendar_text(booking: TestDriveBooking, *, method: str, attendee_email: str
     lines.append(public_url("test_drives.detail", reference=booking.reference))
     return calendar.booking_calendar(
         booking, method=method, summary=summary,
-        location=f"{localised(booking.dealer, 'name')}, {localised(booking.dealer, 'address')}",
+        location=place(booking.dealer),
         description="\n".join(lines), stamp=clock.now(), attendee_email=attendee_email,
     )
 

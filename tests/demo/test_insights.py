@@ -159,7 +159,7 @@ def test_dashboard_shows_the_figures(client, login_as, staff_user, history):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'data-kpi="view">8<' in html and 'data-kpi="quote">4<' in html and 'data-kpi="pickup">1<' in html
-    assert '<td class="num">66.7 %</td>' in html
+    assert '<td class="num">66.7%</td>' in html
     assert 'id="insights-data"' in html and "chart-4.6.1.umd.min.js" in html and "js/insights.js" in html
     assert "<script>" not in html  # CSP: no inline script; the chart data is a JSON block
     assert "Shanghai One" in html and "Lease-to-own (10 per cent down)" in html

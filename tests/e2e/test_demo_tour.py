@@ -86,7 +86,7 @@ def test_presenter_runs_the_whole_tour(page: Page) -> None:
     # 5. Reserve a Koleos at Pudong with a deposit, paid with the demo provider.
     next_step(page)
     expect(page).to_have_url(re.compile(r"/reservations/choose/koleos"))
-    tour_bar_says(page, 5, "Reserve with a deposit")
+    tour_bar_says(page, 5, "Reserve online")
     a_koleos_in_shanghai(page).get_by_role("link", name="Any unit here").click()
     expect(page.locator("h1")).to_have_text("Review your reservation")
     page.get_by_label("I have read the deposit terms above and agree to them.").check()
@@ -95,7 +95,7 @@ def test_presenter_runs_the_whole_tour(page: Page) -> None:
     page.get_by_role("button", name=re.compile(r"\(demo\)")).click()
     expect(page.locator(".confirmation h1")).to_have_text("Your car is reserved")
     reference = page.locator(".ref-code").inner_text()
-    tour_bar_says(page, 5, "Reserve with a deposit")
+    tour_bar_says(page, 5, "Reserve online")
     screenshot(page, "demo-tour-05-reserved")
 
     # 6. The showroom side: the tour switches to the demo staff account; hand the car over.

@@ -29,7 +29,8 @@ def test_shopper_reserves_a_koleos_and_staff_hand_it_over(page):
     screenshot(page, "reservations-01-choose")
     showroom.get_by_role("link", name="Any unit here").click()
     expect(page.locator("h1")).to_have_text("Review your reservation")
-    expect(page.locator(".terms")).to_contain_text("This is a refundable deposit (订金), not a binding one.")
+    expect(page.locator(".terms")).to_contain_text(
+        "This is a refundable deposit (订金): it is an advance payment, not a binding deposit.")
     expect(page.locator(".hold-note")).to_contain_text("on hold for you for 30 minutes")
     screenshot(page, "reservations-02-review")
     page.get_by_label("I have read the deposit terms above and agree to them.").check()
@@ -37,9 +38,9 @@ def test_shopper_reserves_a_koleos_and_staff_hand_it_over(page):
 
     expect(page).to_have_url(re.compile(r"/payments/demo/demo_"))
     expect(page.locator(".demo-pay-label")).to_have_text("Demo payment — no money moves")
-    expect(page.locator(".amount")).to_have_text("¥5,000.00")
+    expect(page.locator(".amount")).to_have_text("¥5,000")
     screenshot(page, "reservations-03-demo-payment")
-    page.get_by_role("button", name="Pay ¥5,000.00 (demo)").click()
+    page.get_by_role("button", name="Pay ¥5,000 (demo)").click()
 
     expect(page.locator(".confirmation h1")).to_have_text("Your car is reserved")
     reference = page.locator(".ref-code").inner_text()

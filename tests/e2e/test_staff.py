@@ -70,7 +70,7 @@ def test_staff_filter_stock_edit_a_car_and_find_the_audit_entry(page):
 def test_staff_import_a_csv_and_change_a_price_the_shopper_sees(page, browser, live_server):
     sign_in_as_staff(page)
     page.goto("/staff/prices")
-    navigator = page.locator(".price-table tbody tr", has_text="3.5T V6 L")
+    navigator = page.locator(".price-table tbody tr", has_text="3.5T V6 长轴距版")
     trim_id = navigator.locator("td").first.inner_text().strip()
 
     vins = [with_check_digit(f"LE2E0NAV0LS{900100 + i:06d}") for i in range(3)]

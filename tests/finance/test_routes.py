@@ -217,7 +217,7 @@ def save_form(products, **changes):  # type: ignore[no-untyped-def]
 
 
 def test_saving_needs_a_signed_in_member(client, app, db, products, kadjar):
-    response = client.post(f"/finance/quote/{kadjar.id}/save", data=save_form(products))
+    response = client.post(f"/finance/quote/{kadjar.id}/save", data=save_form(products), headers=EN)
     assert response.status_code == (302 if "accounts.login" in app.view_functions else 401)
     assert response.headers.get("Location", "/account/login").startswith("/account/login")
     assert db.scalar(select(Quote.id)) is None

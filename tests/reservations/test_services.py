@@ -333,7 +333,7 @@ def test_refundable_deposit_comes_back_in_full(app, db, catalog, policies, shopp
     assert reservation.status is ReservationStatus.REFUNDED and reservation.vehicle.status is VehicleStatus.IN_STOCK
     assert payment.status is PaymentStatus.REFUNDED
     [mail] = mails(db, "cancelled")
-    assert "5,000.00" in mail.body_text
+    assert "¥5,000 " in mail.body_text
 
 
 def test_binding_deposit_is_kept_when_the_shopper_cancels(app, db, catalog, policies, shopper):

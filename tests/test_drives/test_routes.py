@@ -338,10 +338,10 @@ def test_csv_export_escapes_formulas(client, db, world, store_clock, customer, s
     book(customer, store_clock.at(store_clock.day(1), 10, 30), contact_name="=HYPERLINK(\"x\")")
     login_as(staff_user)
     response = client.get(f"/staff/test-drives/{world.sh1.id}/export.csv?from={store_clock.day(0).isoformat()}"
-                          f"&to={store_clock.day(6).isoformat()}")
+                          f"&to={store_clock.day(6).isoformat()}", headers={"Accept-Language": "zh-CN"})
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][:3] == ["reference", "kind", "status"] and len(rows) == 2
+    assert rows[0][:3] == ["编号", "类型", "状态"] and rows[1][1] == "到店试驾" and len(rows) == 2
     assert rows[1][8] == "'=HYPERLINK(\"x\")" and rows[1][4].endswith("+08:00")
     bad = client.get(f"/staff/test-drives/{world.sh1.id}/export.csv?from=2026-12-10&to=2026-12-01")
     assert bad.status_code == 400
