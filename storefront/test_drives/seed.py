@@ -88,7 +88,9 @@ def _seed_kiosk_cars(session: Session, kiosks: list[Dealer]) -> int:
             if model_trim is None:
                 continue
             for n in range(KIOSK_CARS_PER_MODEL):
-                vin = with_check_digit(f"{KIOSK_VIN_PREFIX}0LS{kiosk.id:03d}{model_index}{n:02d}")
+                # Three digits of the showroom's id keep the VIN at 17 characters whatever the id has grown to
+                # (a database whose id sequence is past 999, as a long-lived test database's is).
+                vin = with_check_digit(f"{KIOSK_VIN_PREFIX}0LS{kiosk.id % 1000:03d}{model_index}{n:02d}")
                 if vin in existing:
                     continue
                 colours = model_trim.colours

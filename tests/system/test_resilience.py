@@ -39,7 +39,8 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.fixture(scope="module")
 def store(_store_starter: Callable[..., LiveStore]) -> LiveStore:
     """A production store whose webhook secret the tests know (to sign hostile bodies as Stripe would)."""
-    return _store_starter(STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    # Page views written one by one (not in 2 s batches), so the test can count each one that got through.
+    return _store_starter(STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET, VIEW_BATCH_SECONDS="0")
 
 
 def _redis_keys(server: RedisServer, pattern: str) -> dict[str, int]:
