@@ -213,7 +213,9 @@ class ProductionConfig(Config):
         return None
 
     def validate(self) -> None:
-        missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not getattr(self, name)]
+        # PUBLIC_BASE_URL too: without it mailed links (password resets included) would follow the request's Host
+        # header, which a client can forge.
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "PUBLIC_BASE_URL") if not getattr(self, name)]
         if missing:
             raise RuntimeError(f"production configuration is missing: {', '.join(missing)}")
         # Demo mode hands out one-click sign-in (admin included) and a reset that erases the database: in

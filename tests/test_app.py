@@ -15,13 +15,15 @@ from storefront.security import is_safe_next
 def test_production_refuses_to_start_without_secrets(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    with pytest.raises(RuntimeError, match="SECRET_KEY, DATABASE_URL"):
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY, DATABASE_URL, PUBLIC_BASE_URL"):
         load_config("production")
 
 
 def test_production_uses_secure_cookies(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "x" * 32)
     monkeypatch.setenv("DATABASE_URL", "postgresql://db/flagship")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://shop.example.com")
     config = ProductionConfig()
     config.validate()
     assert config.SESSION_COOKIE_SECURE and config.REMEMBER_COOKIE_SECURE

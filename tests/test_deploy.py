@@ -17,7 +17,8 @@ from storefront.extensions import db as flask_db
 from tests.system import cluster
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
-PRODUCTION_ENV = {"SECRET_KEY": "x" * 32, "DATABASE_URL": "postgresql://127.0.0.1:1/flagship"}
+PRODUCTION_ENV = {"SECRET_KEY": "x" * 32, "DATABASE_URL": "postgresql://127.0.0.1:1/flagship",
+                  "PUBLIC_BASE_URL": "https://shop.example.com"}
 
 
 @pytest.fixture

@@ -217,7 +217,7 @@ def test_language_switch_needs_no_token_and_sets_only_the_language_cookie(db, da
         assert client.post("/account/login", data={"email": "a@example.com", "password": "x"}).status_code == 400
 
 
-def test_urls_name_their_language_for_search_engines(anonymous, catalog):
+def test_urls_name_their_language_for_search_engines(anonymous, catalog, public_base_url):
     page = anonymous.get("/models/kadjar?lang=en").get_data(as_text=True)
     assert 'lang="en"' in page
     assert '<link rel="canonical" href="http://127.0.0.1:5000/models/kadjar?lang=en">' in page
@@ -228,7 +228,7 @@ def test_urls_name_their_language_for_search_engines(anonymous, catalog):
     assert 'lang="zh-CN"' in anonymous.get("/models/kadjar?lang=zh-CN", headers=EN).get_data(as_text=True)
 
 
-def test_model_pages_describe_the_car_and_its_offer_in_json_ld(anonymous, catalog):
+def test_model_pages_describe_the_car_and_its_offer_in_json_ld(anonymous, catalog, public_base_url):
     import json
 
     page = anonymous.get("/models/kadjar").get_data(as_text=True)
@@ -241,7 +241,7 @@ def test_model_pages_describe_the_car_and_its_offer_in_json_ld(anonymous, catalo
                               "url": "http://127.0.0.1:5000/models/kadjar"}
 
 
-def test_sitemap_and_robots(anonymous, catalog):
+def test_sitemap_and_robots(anonymous, catalog, public_base_url):
     sitemap = anonymous.get("/sitemap.xml")
     assert sitemap.mimetype == "application/xml"
     text = sitemap.get_data(as_text=True)
@@ -312,3 +312,9 @@ def test_a_page_whose_form_took_a_csrf_token_is_never_cached(cached_app, catalog
     with cached_app.test_request_context("/"):
         caching.cached_page(render_with_a_form)
     assert len(rendered) == 2
+
+
+@pytest.fixture
+def public_base_url(cached_app, monkeypatch):
+    """Search engines get absolute URLs from PUBLIC_BASE_URL (production requires it), never from the Host header."""
+    monkeypatch.setitem(cached_app.config, "PUBLIC_BASE_URL", "http://127.0.0.1:5000")

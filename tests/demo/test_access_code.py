@@ -31,6 +31,7 @@ def test_production_refuses_demo_mode_without_an_access_code(monkeypatch, env, r
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SECRET_KEY", "s" * 32)
     monkeypatch.setenv("DATABASE_URL", "postgresql://127.0.0.1:5432/nothing")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://shop.example.com")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     if refused:

@@ -289,6 +289,7 @@ def _store_starter(
             "REDIS_URL": "redis://127.0.0.1:6379/0",
             "RATELIMIT_KEY_PREFIX": name,  # stores share the machine's Redis; their counters must not
             "TRUSTED_PROXY_COUNT": "1",
+            "PUBLIC_BASE_URL": "https://flagship.test",
             "MAIL_SEND_INLINE": "0",
             "LOG_LEVEL": "WARNING",
             **settings,

@@ -64,6 +64,7 @@ def jobs_database_url() -> Iterator[str]:
 def _worker(url: str, start: Any, done: Any, out: Any) -> None:
     """One app host: a production app running each job when the test says go."""
     os.environ.update(APP_ENV="production", DATABASE_URL=url, SECRET_KEY=secrets.token_hex(16), MAIL_SERVER="",
+                      PUBLIC_BASE_URL="https://flagship.test",
                       LOG_LEVEL="ERROR", REDIS_URL="")
     from storefront import create_app
 
