@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from storefront.extensions import db
@@ -74,7 +74,11 @@ def register_error_handlers(app: Flask) -> None:
             return error
         status = error.code or 500
         code = (error.name or "error").lower().replace(" ", "_")
-        return error_response(status, code, error.description or error.name)
+        response = make_response(error_response(status, code, error.description or error.name))
+        for name in ("Allow", "Retry-After", "WWW-Authenticate"):  # e.g. a 405 must still say what is allowed
+            if name in error.get_headers():
+                response.headers[name] = dict(error.get_headers())[name]
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Any:
