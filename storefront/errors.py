@@ -75,9 +75,10 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         code = (error.name or "error").lower().replace(" ", "_")
         response = make_response(error_response(status, code, error.description or error.name))
+        headers = dict(error.get_headers())
         for name in ("Allow", "Retry-After", "WWW-Authenticate"):  # e.g. a 405 must still say what is allowed
-            if name in error.get_headers():
-                response.headers[name] = dict(error.get_headers())[name]
+            if name in headers:
+                response.headers[name] = headers[name]
         return response
 
     @app.errorhandler(Exception)

@@ -13,7 +13,7 @@ from flask import Response, request
 from storefront.errors import json_error
 
 MAX_PER_PAGE = 100
-_DIGITS = re.compile(r"^[0-9]{1,9}$")
+_DIGITS = re.compile(r"^[0-9]{1,10}$")
 _PRICE = re.compile(r"^[0-9]{1,8}(\.[0-9]{1,2})?$")
 
 
@@ -30,9 +30,17 @@ class QueryArgs:
             return None
         return value or None
 
+    def _raw(self, name: str) -> str | None:
+        """The parameter as sent; None when absent. Present but empty is malformed: leave it out instead."""
+        raw = request.args.get(name)
+        if raw == "":
+            self.problems[name] = "Give a value, or leave the parameter out."
+            return None
+        return raw
+
     def whole(self, name: str, *, default: int | None = None, minimum: int = 1, maximum: int = 2_147_483_647) -> Any:
-        raw = request.args.get(name, "").strip()
-        if not raw:
+        raw = self._raw(name)
+        if raw is None:
             return default
         if not _DIGITS.match(raw) or not minimum <= int(raw) <= maximum:
             self.problems[name] = f"A whole number from {minimum} to {maximum}."
@@ -40,8 +48,8 @@ class QueryArgs:
         return int(raw)
 
     def choice(self, name: str, choices: Collection[str], *, default: str | None = None) -> str | None:
-        raw = request.args.get(name, "").strip()
-        if not raw:
+        raw = self._raw(name)
+        if raw is None:
             return default
         if raw not in choices:
             self.problems[name] = "One of: " + ", ".join(sorted(choices)) + "."
@@ -49,21 +57,21 @@ class QueryArgs:
         return raw
 
     def price(self, name: str) -> Decimal | None:
-        raw = request.args.get(name, "").strip()
-        if not raw:
+        raw = self._raw(name)
+        if raw is None:
             return None
         try:
             value = Decimal(raw) if _PRICE.match(raw) else None
         except InvalidOperation:
             value = None
-        if value is None or value > 10_000_000:
-            self.problems[name] = "An amount in yuan from 0 to 10000000, e.g. 150000."
+        if value is None:
+            self.problems[name] = "An amount in yuan, digits with at most two decimals, e.g. 150000."
             return None
         return value
 
     def timestamp(self, name: str) -> dt.datetime | None:
-        raw = request.args.get(name, "").strip()
-        if not raw:
+        raw = self._raw(name)
+        if raw is None:
             return None
         try:
             value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
