@@ -14,6 +14,8 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask import has_request_context
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,6 +32,13 @@ MAX_RATE_LIMIT = 100_000
 # Statuses a showroom system may set with PUT; on_hold/reserved belong to reservations, retired to /retire.
 PUT_STATUSES = (VehicleStatus.IN_STOCK, VehicleStatus.DEMO_FLEET, VehicleStatus.SOLD)
 HELD = (VehicleStatus.ON_HOLD, VehicleStatus.RESERVED)
+
+
+def _(message: str, **values: object) -> str:
+    """gettext on the admin pages; plain English elsewhere (the inventory API answers in English)."""
+    if has_request_context():
+        return str(gettext(message, **values))
+    return message % values if values else message
 
 
 class PreconditionFailedError(DomainError):
@@ -65,14 +74,15 @@ def issue_key(
 ) -> tuple[ApiKey, str]:
     """A new key for `dealers`; returns it with its secret, which is shown once and never stored."""
     if not actor.is_admin:
-        raise PermissionDeniedError("Only admins manage API keys.")
+        raise PermissionDeniedError(_("Only admins manage API keys."))
     name = name.strip()
     if not name:
-        raise DomainError("Give the key a name.", field="name")
+        raise DomainError(_("Give the key a name."), field="name")
     if not dealers:
-        raise DomainError("Choose at least one showroom.", field="showrooms")
+        raise DomainError(_("Choose at least one showroom."), field="showrooms")
     if not 1 <= rate_limit_per_minute <= MAX_RATE_LIMIT:
-        raise DomainError(f"Choose a limit from 1 to {MAX_RATE_LIMIT} requests a minute.", field="rate_limit")
+        raise DomainError(_("Choose a limit from 1 to %(most)s requests a minute.", most=MAX_RATE_LIMIT),
+                          field="rate_limit")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(name=name[:80], prefix=secret[: len(KEY_PREFIX) + 8], key_hash=hash_secret(secret),
                  rate_limit_per_minute=rate_limit_per_minute, created_by=actor, created_at=at, dealers=list(dealers))
@@ -86,7 +96,7 @@ def issue_key(
 
 def revoke_key(session: Session, *, actor: User, key: ApiKey, at: dt.datetime) -> ApiKey:
     if not actor.is_admin:
-        raise PermissionDeniedError("Only admins manage API keys.")
+        raise PermissionDeniedError(_("Only admins manage API keys."))
     if key.revoked_at is not None:
         return key
     key.revoke(at=at)
