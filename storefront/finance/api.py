@@ -1,6 +1,7 @@
 """JSON API of the finance area: the products on offer and stateless quotes (nothing is saved).
 
-Contract (storefront/api/openapi.yaml, served at /api/v1/openapi.json): money is a string with two decimals ("4250.81"), percentages too ("4.00").
+Contract (storefront/api/openapi.yaml, served at /api/v1/openapi.json): money is a string with two decimals
+("4250.81"), percentages too ("4.00").
 Input numbers are parsed strictly: ids, terms and mileage are JSON integers (or digit strings);
 percentages are integers, decimal strings ("12.5") or JSON numbers, which go through Decimal(str(x)) and
 may have at most two decimals. Every bad input, unknown ids included, is a 422 with

@@ -1,6 +1,7 @@
 """JSON API of test drives: the slots of one showroom, model and day with their free places.
 
-Contract (storefront/api/openapi.yaml, served at /api/v1/openapi.json): GET /api/v1/dealers/<id>/test-drive-slots?model_id=&date=YYYY-MM-DD answers a
+Contract (storefront/api/openapi.yaml, served at /api/v1/openapi.json):
+GET /api/v1/dealers/<id>/test-drive-slots?model_id=&date=YYYY-MM-DD answers a
 list of {"start", "end", "capacity", "remaining"}, times in ISO 8601 with the +08:00 offset (Beijing time).
 Slots that start within the booking lead time are left out; full slots stay in with remaining 0.
 Missing or malformed parameters: 400; an unknown showroom or model: 404; a day that cannot be booked

@@ -33,3 +33,11 @@ def shanghai_key(catalog: factories.Catalog, issue_key) -> str:  # type: ignore[
 
 def bearer(secret: str, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}", **headers}
+
+
+@pytest.fixture
+def committed(db: Session, catalog: factories.Catalog, admin_user: models.User, staff_user: models.User,
+              customer: models.User) -> factories.Catalog:
+    """The catalog and one user of each role, committed to the test's savepoint so a route's rollback keeps them."""
+    db.commit()
+    return catalog

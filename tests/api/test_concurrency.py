@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-import models
 import config
+import models
 from models import AuditLog, Role, Vehicle, VehicleStatus
 from storefront import clock, create_app
 from storefront.api import services

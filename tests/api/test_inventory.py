@@ -49,14 +49,16 @@ def test_the_list_holds_only_the_keys_showrooms(client, catalog, shanghai_key):
     assert body["total"] == 2 and {v["dealer"] for v in body["vehicles"]} == {"SH-1"}
     assert client.get(f"{URL}?dealer=SH-2", headers=bearer(shanghai_key)).status_code == 404
     assert client.get(f"{URL}?status=sold", headers=bearer(shanghai_key)).get_json()["total"] == 0
-    assert client.get(f"{URL}?updated_since=2000-01-01T00:00:00Z", headers=bearer(shanghai_key)).get_json()["total"] == 2
+    since = client.get(f"{URL}?updated_since=2000-01-01T00:00:00Z", headers=bearer(shanghai_key))
+    assert since.get_json()["total"] == 2
     assert client.get(f"{URL}?updated_since=yesterday", headers=bearer(shanghai_key)).status_code == 400
 
 
 def test_another_showrooms_car_is_not_found(client, catalog, shanghai_key):
     elsewhere = catalog.vehicles[1]  # at SH-2
     assert client.get(f"{URL}/{elsewhere.vin}", headers=bearer(shanghai_key)).status_code == 404
-    response = client.put(f"{URL}/{elsewhere.vin}", json=_body(catalog), headers=bearer(shanghai_key, **{"If-Match": '"1"'}))
+    response = client.put(f"{URL}/{elsewhere.vin}", json=_body(catalog),
+                          headers=bearer(shanghai_key, **{"If-Match": '"1"'}))
     assert response.status_code == 404
     retire = client.post(f"{URL}/{elsewhere.vin}/retire", headers=bearer(shanghai_key, **{"If-Match": '"1"'}))
     assert retire.status_code == 404
@@ -64,7 +66,8 @@ def test_another_showrooms_car_is_not_found(client, catalog, shanghai_key):
 
 def test_moving_a_car_to_a_showroom_outside_the_key_is_forbidden(client, catalog, shanghai_key):
     vin = catalog.vehicles[0].vin
-    response = client.put(f"{URL}/{vin}", json=_body(catalog, dealer="SH-2"), headers=bearer(shanghai_key, **{"If-Match": '"1"'}))
+    response = client.put(f"{URL}/{vin}", json=_body(catalog, dealer="SH-2"),
+                          headers=bearer(shanghai_key, **{"If-Match": '"1"'}))
     assert response.status_code == 403 and "dealer" in response.get_json()["fields"]
 
 

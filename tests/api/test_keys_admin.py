@@ -9,7 +9,7 @@ from sqlalchemy import select
 from models import ApiKey, AuditLog
 from storefront.api.services import hash_secret
 from tests.api.conftest import bearer
-from tests.staff.conftest import other_staff, setup, sign_in  # noqa: F401  (the back office's committed fixtures)
+from tests.staff.conftest import sign_in
 
 
 def _issue(client, catalog, **form):  # type: ignore[no-untyped-def]
@@ -17,9 +17,9 @@ def _issue(client, catalog, **form):  # type: ignore[no-untyped-def]
     return client.post("/staff/api-keys/", data=data)
 
 
-def test_an_admin_issues_a_key_shown_once_and_stored_hashed(client, db, setup, admin_user):
+def test_an_admin_issues_a_key_shown_once_and_stored_hashed(client, db, committed, admin_user):
     sign_in(client, admin_user)
-    page = _issue(client, setup)
+    page = _issue(client, committed)
     assert page.status_code == 201 and page.headers["Cache-Control"] == "no-store"
     secret = re.search(r'class="api-key-secret">(fsk_[^<]+)<', page.get_data(as_text=True)).group(1)
     key = db.scalar(select(ApiKey).where(ApiKey.name == "Pudong DMS"))
@@ -31,14 +31,14 @@ def test_an_admin_issues_a_key_shown_once_and_stored_hashed(client, db, setup, a
     assert db.scalar(select(AuditLog).where(AuditLog.action == "api_key.create")) is not None
 
 
-def test_a_key_needs_a_name_and_a_showroom(client, setup, admin_user):
+def test_a_key_needs_a_name_and_a_showroom(client, committed, admin_user):
     sign_in(client, admin_user)
-    assert _issue(client, setup, name="", showrooms=[]).status_code == 422
+    assert _issue(client, committed, name="", showrooms=[]).status_code == 422
 
 
-def test_revoking_a_key_refuses_it_from_then_on(client, db, setup, admin_user):
+def test_revoking_a_key_refuses_it_from_then_on(client, db, committed, admin_user):
     sign_in(client, admin_user)
-    page = _issue(client, setup).get_data(as_text=True)
+    page = _issue(client, committed).get_data(as_text=True)
     secret = re.search(r'class="api-key-secret">(fsk_[^<]+)<', page).group(1)
     key = db.scalar(select(ApiKey).where(ApiKey.name == "Pudong DMS"))
     assert client.post(f"/staff/api-keys/{key.id}/revoke").status_code == 302
@@ -47,15 +47,15 @@ def test_revoking_a_key_refuses_it_from_then_on(client, db, setup, admin_user):
     assert client.get("/api/v1/inventory/vehicles", headers=bearer(secret)).status_code == 401
 
 
-def test_staff_and_customers_cannot_manage_keys(client, setup, staff_user, customer):
+def test_staff_and_customers_cannot_manage_keys(client, committed, staff_user, customer):
     sign_in(client, staff_user)
     assert client.get("/staff/api-keys/").status_code == 403
-    assert _issue(client, setup).status_code == 403
+    assert _issue(client, committed).status_code == 403
     sign_in(client, customer)
     assert client.get("/staff/api-keys/").status_code == 403
 
 
-def test_the_keys_page_is_in_chinese_by_default(client, setup, admin_user):
+def test_the_keys_page_is_in_chinese_by_default(client, committed, admin_user):
     sign_in(client, admin_user)
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     assert "签发密钥" in client.get("/staff/api-keys/").get_data(as_text=True)
