@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
@@ -89,10 +89,6 @@ def _add_cors_headers(response: Response) -> None:
         response.headers["Access-Control-Allow-Methods"] = "GET, PUT, POST, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
         response.headers["Access-Control-Max-Age"] = "600"
-
-
-def init_app(app: Flask) -> None:
-    app.config.setdefault("API_CORS_ORIGINS", "")
 
 
 # ---------------------------------------------------------------------------------------------------------------

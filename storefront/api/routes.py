@@ -31,7 +31,6 @@ from storefront.i18n import localised
 
 bp = Blueprint("api", __name__, url_prefix="/api", cli_group=None)
 bp.after_app_request(http.finish_api_response)
-bp.record_once(lambda state: http.init_app(state.app))
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 MAX_BODY_BYTES = 4096
