@@ -16,7 +16,7 @@ from storefront.api.routes import openapi_document
 from tests.api.conftest import bearer
 
 # Examples per operation and generation mode; SCHEMATHESIS_MAX_EXAMPLES raises it for a longer local run.
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "60"))
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "50"))
 
 
 def _openapi_path(rule: str) -> str:
