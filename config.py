@@ -43,6 +43,8 @@ class Config:
         self.SQLALCHEMY_ENGINES: dict[str, Any] = {"default": self.DATABASE_URL or "sqlite://"}
         self.REDIS_URL = env.get("REDIS_URL", "")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Stores sharing one Redis (several deployments, or the system tests) keep their counters apart.
+        self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "flagship")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.WTF_CSRF_ENABLED = True
