@@ -114,10 +114,11 @@ def _unauthorized(message: str) -> tuple[Response, int]:
 def _rate_limit(key: ApiKey) -> tuple[Response, int] | None:
     """Count this request against the key; a refusal (429) when it is over. Storage trouble lets it through."""
     item = RateLimitItemPerMinute(key.rate_limit_per_minute)
+    namespace = str(current_app.config.get("RATELIMIT_KEY_PREFIX") or "flagship")  # stores sharing one Redis
     try:
         limiter = _rate_limiter()
-        allowed = limiter.hit(item, "api-key", key.prefix)
-        stats = limiter.get_window_stats(item, "api-key", key.prefix)
+        allowed = limiter.hit(item, namespace, "api-key", key.prefix)
+        stats = limiter.get_window_stats(item, namespace, "api-key", key.prefix)
     except Exception as error:  # Redis down: serve without a limit rather than fail every partner request
         log.warning("API rate limit storage unavailable: %s", error)
         return None

@@ -23,7 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from models import ApiKey, Dealer, Trim, User, Vehicle, VehicleStatus
 from storefront.audit import record_audit
-from storefront.catalog.vin import vin_problem
+from storefront.catalog.vin import VIN_PATTERN, vin_problem
 from storefront.errors import ConflictError, DomainError, NotFoundError, PermissionDeniedError
 
 KEY_PREFIX = "fsk_"  # "flagship key": lets secret scanners and people recognise one
@@ -142,7 +142,10 @@ def normalise_vin(raw: str) -> str:
 
 def find_vehicle(session: Session, *, key: ApiKey, vin: str, lock: bool = False) -> Vehicle | None:
     """The car with this VIN if the key may see it; a car of another showroom is not there for this key."""
-    query = select(Vehicle).where(Vehicle.vin == normalise_vin(vin))
+    vin = normalise_vin(vin)
+    if not VIN_PATTERN.match(vin):  # not a VIN at all (e.g. a NUL, which PostgreSQL refuses in text): not found
+        return None
+    query = select(Vehicle).where(Vehicle.vin == vin)
     if lock:  # FOR UPDATE on PostgreSQL; reread so the version compared is the committed one
         query = query.with_for_update().execution_options(populate_existing=True)
     vehicle = session.scalar(query)

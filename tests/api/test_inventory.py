@@ -64,6 +64,12 @@ def test_another_showrooms_car_is_not_found(client, catalog, shanghai_key):
     assert retire.status_code == 404
 
 
+def test_a_path_that_is_no_vin_is_a_404_not_an_error(client, catalog, shanghai_key):
+    for path in ("%00", "not-a-vin", "x" * 300):
+        assert client.get(f"{URL}/{path}", headers=bearer(shanghai_key)).status_code == 404
+        assert client.post(f"{URL}/{path}/retire", headers=bearer(shanghai_key, **{"If-Match": "*"})).status_code == 404
+
+
 def test_moving_a_car_to_a_showroom_outside_the_key_is_forbidden(client, catalog, shanghai_key):
     vin = catalog.vehicles[0].vin
     response = client.put(f"{URL}/{vin}", json=_body(catalog, dealer="SH-2"),
