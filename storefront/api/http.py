@@ -65,6 +65,8 @@ def finish_api_response(response: Response) -> Response:
             response.make_conditional(request)
     elif request.method not in ("GET", "HEAD", "OPTIONS"):
         response.headers.setdefault("Cache-Control", "no-store")
+    for name, value in g.get("api_rate_headers", {}).items():  # set by the per-key limit (api_key_required)
+        response.headers[name] = value
     _add_cors_headers(response)
     return response
 
@@ -134,12 +136,6 @@ def _rate_limit(key: ApiKey) -> tuple[Response, int] | None:
                                   f"This key may make {item.amount} requests a minute; retry in {reset} seconds.")
     response.headers["Retry-After"] = str(reset)
     return response, status
-
-
-def add_rate_limit_headers(response: Response) -> Response:
-    for name, value in getattr(g, "api_rate_headers", {}).items():
-        response.headers[name] = value
-    return response
 
 
 def api_key_required(view: F) -> F:

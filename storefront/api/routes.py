@@ -17,11 +17,11 @@ from flask import Blueprint, Response, abort, flash, jsonify, make_response, red
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from models import ApiKey, Dealer, Vehicle, VehicleStatus
 from storefront import clock
-from storefront.api import http, services
+from storefront.api import http, queries, services
 from storefront.api.forms import ApiKeyForm, RevokeKeyForm
 from storefront.api.params import QueryArgs
 from storefront.auth import admin_required, require_staff
@@ -105,28 +105,21 @@ def inventory_vehicles() -> Any:
     dealer_code = args.text("dealer", max_length=20)
     status = args.choice("status", [s.value for s in VehicleStatus])
     updated_since = args.timestamp("updated_since")
-    page, per_page = args.page()
+    page_number, per_page = args.page()
     if (problem := args.error()) is not None:
-        return http.add_rate_limit_headers(problem[0]), problem[1]
+        return problem
     dealer_ids = [d.id for d in key.dealers]
     if dealer_code:
         dealer = db.session.scalar(select(Dealer).where(Dealer.code == dealer_code.upper()))
         if dealer is None or not key.covers(dealer.id):
-            response, code = json_error(404, "not_found", "No showroom with this code in this key's scope.",
-                                        {"dealer": "Unknown or not covered by this key."})
-            return http.add_rate_limit_headers(response), code
+            return json_error(404, "not_found", "No showroom with this code in this key's scope.",
+                              {"dealer": "Unknown or not covered by this key."})
         dealer_ids = [dealer.id]
-    query = select(Vehicle).where(Vehicle.dealer_id.in_(dealer_ids))
-    if status:
-        query = query.where(Vehicle.status == VehicleStatus(status))
-    if updated_since:
-        query = query.where(Vehicle.updated_at >= updated_since)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(query.order_by(Vehicle.updated_at, Vehicle.id)
-                              .limit(per_page).offset((page - 1) * per_page)).all()
-    body = {"vehicles": [vehicle_json(v) for v in rows], "total": total, "page": page, "per_page": per_page}
-    db.session.commit()  # last_used_at
-    return http.add_rate_limit_headers(jsonify(body))
+    page = queries.list_vehicles(db.session, dealer_ids=dealer_ids, status=VehicleStatus(status) if status else None,
+                                 updated_since=updated_since, page=page_number, per_page=per_page)
+    db.session.commit()  # the key's last_used_at
+    return jsonify({"vehicles": [vehicle_json(v) for v in page.items], "total": page.total, "page": page.page,
+                    "per_page": page.per_page})
 
 
 @bp.get("/v1/inventory/vehicles/<vin>")
@@ -136,10 +129,8 @@ def inventory_vehicle(vin: str) -> Any:
     vehicle = services.find_vehicle(db.session, key=http.current_key(), vin=vin)
     db.session.commit()
     if vehicle is None:
-        response, code = json_error(404, "not_found", "No vehicle with this VIN in this key's showrooms.")
-    else:
-        response, code = _vehicle_response(vehicle)
-    return http.add_rate_limit_headers(response), code
+        return json_error(404, "not_found", "No vehicle with this VIN in this key's showrooms.")
+    return _vehicle_response(vehicle)
 
 
 @bp.put("/v1/inventory/vehicles/<vin>")
@@ -182,10 +173,10 @@ def _write(operation: Callable[[], tuple[Response, int]]) -> Any:
     key = http.current_key()
     idem_key, problem = http.idempotency_key()
     if problem is not None:
-        return http.add_rate_limit_headers(problem[0]), problem[1]
+        return problem
     if idem_key is not None and (replayed := http.replay(key, idem_key)) is not None:
         db.session.commit()
-        return http.add_rate_limit_headers(replayed[0]), replayed[1]
+        return replayed
     with force_locale("en"):
         try:
             response, status = operation()
@@ -195,9 +186,7 @@ def _write(operation: Callable[[], tuple[Response, int]]) -> Any:
     if idem_key is not None:
         http.remember(key, idem_key, response, status)
     replayed = http.commit_or_replay(key, idem_key)
-    if replayed is not None:
-        response, status = replayed
-    return http.add_rate_limit_headers(response), status
+    return replayed if replayed is not None else (response, status)
 
 
 def _json_object() -> tuple[dict[str, Any], DomainError | None]:

@@ -81,6 +81,6 @@ def test_inventory_call_sequences_follow_the_rules(client, catalog, shanghai_key
             assert body["status"] == ("retired" if self.retired else self.state["status"])
             assert body["colour"] == self.state["colour"]
 
-    Inventory.TestCase.settings = settings(max_examples=10, stateful_step_count=8, deadline=None,
+    Inventory.TestCase.settings = settings(max_examples=6, stateful_step_count=8, deadline=None,
                                            suppress_health_check=list(HealthCheck))
     Inventory.TestCase().runTest()
