@@ -7,12 +7,14 @@ them share (ETag/304, Cache-Control, CORS, one error shape) are installed here, 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Blueprint, Response, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -29,10 +31,11 @@ from storefront.errors import DomainError, json_error
 from storefront.extensions import csrf, db
 from storefront.i18n import localised
 
-bp = Blueprint("api", __name__, url_prefix="/api", cli_group=None)
+bp = Blueprint("api", __name__, url_prefix="/api", cli_group="api")
 bp.after_app_request(http.finish_api_response)
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
+IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)  # how long a retry with the same Idempotency-Key gets the first answer
 MAX_BODY_BYTES = 4096
 
 
@@ -273,3 +276,11 @@ def revoke_api_key(key_id: int) -> Any:
     db.session.commit()
     flash(_("The key “%(name)s” is revoked; requests with it are refused from now on.", name=key.name), "success")
     return redirect(url_for(".api_keys"))
+
+
+@bp.cli.command("forget-idempotent-responses")
+def forget_idempotent_responses_command() -> None:
+    """Drop kept Idempotency-Key answers older than 24 hours (run daily from cron)."""
+    dropped = services.forget_idempotent_responses(db.session, before=clock.now() - IDEMPOTENCY_WINDOW)
+    db.session.commit()
+    click.echo(f"idempotent responses dropped: {dropped}")

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from flask import has_request_context
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import ApiKey, Dealer, Trim, User, Vehicle, VehicleStatus
+from models import ApiIdempotentResponse, ApiKey, Dealer, Trim, User, Vehicle, VehicleStatus
 from storefront.audit import record_audit
 from storefront.catalog.vin import VIN_PATTERN, vin_problem
 from storefront.errors import ConflictError, DomainError, NotFoundError, PermissionDeniedError
@@ -116,6 +116,12 @@ def authenticate(session: Session, *, secret: str, at: dt.datetime) -> ApiKey | 
     if key.last_used_at is None or at - key.last_used_at >= LAST_USED_RESOLUTION:
         key.last_used_at = at
     return key
+
+
+def forget_idempotent_responses(session: Session, *, before: dt.datetime) -> int:
+    """Drop kept answers older than `before` (a retry after that is treated as a new request); returns how many."""
+    result = session.execute(delete(ApiIdempotentResponse).where(ApiIdempotentResponse.created_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _audit_note(key: ApiKey) -> str:

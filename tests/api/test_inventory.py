@@ -3,6 +3,7 @@ held cars, the audit log and per-key rate limits."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from sqlalchemy import select
@@ -159,3 +160,19 @@ def test_each_key_has_its_own_rate_limit_with_headers(client, catalog, issue_key
     assert refused.get_json()["error"] == "too_many_requests" and 1 <= int(refused.headers["Retry-After"]) <= 60
     _other, other_secret = issue_key([catalog.dealers[0]], rate_limit=3)
     assert client.get(URL, headers=bearer(other_secret)).status_code == 200  # another key has its own budget
+
+
+def test_kept_answers_are_forgotten_after_a_day(app, client, db, catalog, shanghai_key):
+    vin, idem = make_vin(), str(uuid.uuid4())
+    headers = bearer(shanghai_key, **{"Idempotency-Key": idem})
+    assert client.put(f"{URL}/{vin}", json=_body(catalog), headers=headers).status_code == 201
+    assert services.forget_idempotent_responses(db, before=clock.now() - dt.timedelta(hours=24)) == 0
+    assert services.forget_idempotent_responses(db, before=clock.now() + dt.timedelta(seconds=1)) == 1
+    db.commit()
+    again = client.put(f"{URL}/{vin}", json=_body(catalog), headers=headers)
+    assert again.status_code == 428 and "Idempotent-Replayed" not in again.headers  # now a new request
+
+
+def test_the_cron_command_forgets_old_answers(app, db):
+    result = app.test_cli_runner().invoke(args=["api", "forget-idempotent-responses"])
+    assert result.exit_code == 0 and "idempotent responses dropped: 0" in result.output
