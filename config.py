@@ -139,6 +139,8 @@ class Config:
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host. 0 (the default) trusts
         # none: the headers are ignored, so a client cannot pick its own address to dodge the rate limits.
         self.TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+        # API: origins (comma-separated, or "*") whose browser pages may call /api; empty = no CORS headers at all.
+        self.API_CORS_ORIGINS = env.get("API_CORS_ORIGINS", "")
         self._read_connection_budget()
 
     def _read_connection_budget(self) -> None:

@@ -1,6 +1,7 @@
 """The domain model in plain SQLAlchemy 2.x; importing this package registers every table."""
 
 from models.accounts import Role, User, staff_dealers
+from models.api import ApiIdempotentResponse, ApiKey, api_key_dealers
 from models.base import Base, Money, UTCDateTime, utcnow
 from models.catalog import (
     BodyType,
@@ -29,6 +30,9 @@ from models.test_drives import (
 )
 
 __all__ = [
+    "ApiIdempotentResponse",
+    "ApiKey",
+    "api_key_dealers",
     "DepositKind",
     "DepositPolicy",
     "Payment",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 from typing import Any
 
@@ -91,12 +92,15 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    """Each area's public `bp`, plus its `staff_bp` (URLs under /staff, guarded by require_staff) if it has one."""
+    """Each area's public `bp`, plus its `staff_bp` (URLs under /staff, guarded by require_staff) if it has one,
+    and its `api_bp` (its part of /api/v1, in the area's api.py) if it has one."""
     for area in AREAS:
         module = importlib.import_module(f"storefront.{area}.routes")
         app.register_blueprint(module.bp)
         if hasattr(module, "staff_bp"):
             app.register_blueprint(module.staff_bp)
+        if importlib.util.find_spec(f"storefront.{area}.api") is not None:
+            app.register_blueprint(importlib.import_module(f"storefront.{area}.api").api_bp)
     from storefront import health
 
     app.register_blueprint(health.bp)  # /healthz and /readyz for the proxy and the process manager

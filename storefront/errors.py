@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
@@ -94,7 +94,12 @@ def register_error_handlers(app: Flask) -> None:
         if default and status in HTTP_MESSAGES and not wants_json():
             # werkzeug's (and the limiter's) English text: say it in the page's language
             message = str(HTTP_MESSAGES[status])
-        return error_response(status, code, message)
+        response = make_response(error_response(status, code, message))
+        headers = dict(error.get_headers())
+        for name in ("Allow", "Retry-After", "WWW-Authenticate"):  # e.g. a 405 must still say what is allowed
+            if name in headers:
+                response.headers[name] = headers[name]
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Any:

@@ -1,1 +1,1 @@
-"""JSON API v1 (documented in docs/openapi.yaml)."""
+"""The partner API: the OpenAPI document and viewer, API keys and the inventory API (see routes.py)."""

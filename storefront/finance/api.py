@@ -1,6 +1,7 @@
 """JSON API of the finance area: the products on offer and stateless quotes (nothing is saved).
 
-Contract (docs/openapi.yaml): money is a string with two decimals ("4250.81"), percentages too ("4.00").
+Contract (storefront/api/openapi.yaml, served at /api/v1/openapi.json): money is a string with two decimals
+("4250.81"), percentages too ("4.00").
 Input numbers are parsed strictly: ids, terms and mileage are JSON integers (or digit strings);
 percentages are integers, decimal strings ("12.5") or JSON numbers, which go through Decimal(str(x)) and
 may have at most two decimals. Every bad input, unknown ids included, is a 422 with
@@ -13,17 +14,18 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask_babel import force_locale
 
 from models import FinanceProduct, Trim
-from storefront.api.routes import bp
 from storefront.clock import now
 from storefront.errors import DomainError, json_error
 from storefront.extensions import csrf, db, limiter
 from storefront.finance import queries, services
 from storefront.finance.calculator import quantize_fen
 from storefront.finance.quoting import ZERO, QuoteInputs, parse_percent, parse_whole
+
+api_bp = Blueprint("finance_api", __name__, url_prefix="/api/v1")
 
 MAX_BODY_BYTES = 4096  # a quote request is ~150 bytes; refuse anything that is clearly not one
 REQUIRED = ("trim_id", "product_id", "down_payment_pct", "term_months")
@@ -55,7 +57,7 @@ def _product_json(product: FinanceProduct) -> dict[str, Any]:
     }
 
 
-@bp.get("/finance-products")
+@api_bp.get("/finance-products")
 def finance_products() -> Response:
     """Products offered now; `?brand=<slug>` keeps those open to that brand (all-brand products included)."""
     products = services.offered_products(db.session, brand_id=None, at=now())
@@ -65,7 +67,7 @@ def finance_products() -> Response:
     return jsonify({"products": [_product_json(p) for p in products]})
 
 
-@bp.post("/quotes")
+@api_bp.post("/quotes")
 @limiter.limit("120 per minute")
 def create_quote() -> Any:
     """Compute a quote. Nothing is stored, so nothing needs a CSRF token (see the exemption below)."""

@@ -1,6 +1,7 @@
 """JSON API of test drives: the slots of one showroom, model and day with their free places.
 
-Contract (docs/openapi.yaml): GET /api/v1/dealers/<id>/test-drive-slots?model_id=&date=YYYY-MM-DD answers a
+Contract (storefront/api/openapi.yaml, served at /api/v1/openapi.json):
+GET /api/v1/dealers/<id>/test-drive-slots?model_id=&date=YYYY-MM-DD answers a
 list of {"start", "end", "capacity", "remaining"}, times in ISO 8601 with the +08:00 offset (Beijing time).
 Slots that start within the booking lead time are left out; full slots stay in with remaining 0.
 Missing or malformed parameters: 400; an unknown showroom or model: 404; a day that cannot be booked
@@ -14,15 +15,16 @@ import datetime as dt
 import re
 from typing import Any
 
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_babel import force_locale
 
 from models import CarModel, Dealer
-from storefront.api.routes import bp
 from storefront.errors import DomainError, json_error
 from storefront.extensions import db
 from storefront.ids import parse_id
 from storefront.test_drives import services
+
+api_bp = Blueprint("test_drives_api", __name__, url_prefix="/api/v1")
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -48,7 +50,7 @@ def _parse_query() -> tuple[int | None, dt.date | None, dict[str, str]]:
     return model_id, day, problems
 
 
-@bp.get("/dealers/<int(max=2147483647):dealer_id>/test-drive-slots")
+@api_bp.get("/dealers/<int(max=2147483647):dealer_id>/test-drive-slots")
 def test_drive_slots(dealer_id: int) -> Any:
     model_id, day, problems = _parse_query()
     if problems:
