@@ -15,6 +15,7 @@ from models.catalog import (
 )
 from models.finance import QUOTE_VALIDITY, FinanceKind, FinanceProduct, Quote
 from models.payments import Payment, PaymentProvider, PaymentPurpose, PaymentStatus, WebhookEvent
+from models.presale import LaunchNumber, PresaleCampaign, PresaleOrder, PresaleOrderStatus
 from models.reservations import DepositKind, DepositPolicy, Reservation, ReservationError, ReservationStatus
 from models.shared import AuditLog, Event, FunnelStep, OutboxMessage, OutboxStatus, StoreSetting
 from models.staff import TrimPrice
@@ -29,6 +30,10 @@ from models.test_drives import (
 )
 
 __all__ = [
+    "LaunchNumber",
+    "PresaleCampaign",
+    "PresaleOrder",
+    "PresaleOrderStatus",
     "DepositKind",
     "DepositPolicy",
     "Payment",
