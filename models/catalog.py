@@ -113,7 +113,12 @@ class CarModel(Base):
 
 
 class Trim(Base):
-    """One priced version of a car model; colours are a list of {code, name_en, name_zh, hex}."""
+    """One priced version of a car model; colours are a list of {code, name_en, name_zh, hex}.
+
+    Specs a shopper reads come in both languages: `engine`, `transmission` and `connectivity` are the English
+    text (also `engine_en` ... for `localised`), `*_zh` the Chinese; the drive is a code (fwd/awd/rwd) with a
+    label per language.
+    """
 
     __tablename__ = "trims"
 
@@ -125,13 +130,16 @@ class Trim(Base):
     powertrain: Mapped[Powertrain] = mapped_column(enum_column(Powertrain))
     msrp_cny: Mapped[Money]
     engine: Mapped[str] = mapped_column(String(120), default="")
+    engine_zh: Mapped[str] = mapped_column(String(120), default="", server_default="")
     power_kw: Mapped[int] = mapped_column(default=0)
     transmission: Mapped[str] = mapped_column(String(40), default="")
+    transmission_zh: Mapped[str] = mapped_column(String(40), default="", server_default="")
     drive: Mapped[str] = mapped_column(String(8), default="fwd")
     seats: Mapped[int] = mapped_column(default=5)
     fuel_l_per_100km: Mapped[Decimal | None] = mapped_column(Numeric(4, 1))
     range_km: Mapped[int | None]
     connectivity: Mapped[str] = mapped_column(String(200), default="")
+    connectivity_zh: Mapped[str] = mapped_column(String(200), default="", server_default="")
     price_source: Mapped[str] = mapped_column(String(20), default="approx")
     colours: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -142,6 +150,18 @@ class Trim(Base):
 
     def colour(self, code: str) -> dict[str, Any] | None:
         return next((c for c in self.colours if c.get("code") == code), None)
+
+    @property
+    def engine_en(self) -> str:
+        return self.engine
+
+    @property
+    def transmission_en(self) -> str:
+        return self.transmission
+
+    @property
+    def connectivity_en(self) -> str:
+        return self.connectivity
 
     def __repr__(self) -> str:
         return f"<Trim {self.id} {self.name_en}>"

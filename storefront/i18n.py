@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
 
 from storefront.clock import STORE_TZ
 
@@ -45,6 +46,15 @@ def localised(obj: Any, field: str) -> str:
         zh = getattr(obj, f"{field}_zh", "") or ""
         en = getattr(obj, f"{field}_en", "") or ""
     return (zh or en) if is_chinese() else (en or zh)
+
+
+DRIVE_LABELS = {"fwd": _l("FWD"), "rwd": _l("RWD"), "awd": _l("AWD"), "4wd": _l("AWD")}
+
+
+def drive_label(code: str) -> str:
+    """前驱 / 后驱 / 四驱 in Chinese, FWD / RWD / AWD in English."""
+    label = DRIVE_LABELS.get((code or "").lower())
+    return str(label) if label is not None else (code or "").upper()
 
 
 def format_cny(value: Decimal | int | None, *, cents: bool | None = None) -> str:

@@ -46,7 +46,8 @@ def update() -> None:
         if source_is_empty(files):
             continue
         subprocess.run(  # noqa: S603 - fixed argv, no shell
-            [pybabel, "-q", "extract", "-F", mapping, "-k", "_l", "-k", "lazy_gettext", "--no-location",
+            [pybabel, "-q", "extract", "-F", mapping, "-k", "_l", "-k", "lazy_gettext", "-k", "lazy_pgettext:1c,2",
+                        "--no-location",
                         "--sort-output", "-o", str(pot), *files], check=True, cwd=ROOT)
         po = target / LOCALE / "LC_MESSAGES" / "messages.po"
         command = "update" if po.exists() else "init"

@@ -10,7 +10,8 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from storefront.i18n import LANGUAGE_NAMES, format_cny, format_local, is_chinese, localised, to_local
+from storefront.i18n import LANGUAGE_NAMES, drive_label, format_cny, format_local, is_chinese, localised, to_local
+from storefront.reservations.terms import deposit_kind_label, deposit_word
 from storefront.security import is_safe_next
 
 
@@ -49,6 +50,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_dt"] = format_local
     app.jinja_env.filters["to_local"] = to_local
     app.jinja_env.globals["loc"] = localised
+    app.jinja_env.globals["drive_label"] = drive_label
+    app.jinja_env.globals["deposit_word"] = deposit_word
+    app.jinja_env.globals["deposit_kind_label"] = deposit_kind_label
     app.jinja_env.globals["url_with"] = url_with
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -114,6 +114,7 @@ def model_detail(slug: str) -> str | Response:
     showrooms = services.stock_by_dealer(db.session, car_model_id=car_model.id, city_id=city.id if city else None)
     context: dict[str, Any] = {
         "car_model": car_model, "cities": cities, "city": city, "showrooms": showrooms, "stock_cities": stock_cities,
+        "deposit_kind": services.deposit_kind_of(db.session, car_model_id=car_model.id),
     }
     if _is_htmx_fragment() and request.args.get("partial") == "stock":
         return render_template("catalog/_stock.html", **context)

@@ -21,6 +21,9 @@ from storefront.catalog.services import refresh_price_from
 from storefront.catalog.vin import with_check_digit
 
 LINEUP_CSV = Path(__file__).parent / "data" / "china-lineup.csv"
+# Chinese trim names and specs, and connectivity in shoppers' words: the line-up's own connectivity column carries
+# research notes ("naming not confirmed") that are never shown to shoppers.
+LINEUP_ZH_CSV = Path(__file__).parent / "data" / "china-lineup-zh.csv"
 
 BRANDS = [
     ("renault", "Renault", "雷诺", "French design, Alibaba-connected SUVs and city EVs",
@@ -123,7 +126,30 @@ def _slug(name: str) -> str:
 
 def _read_lineup() -> list[dict[str, str]]:
     with LINEUP_CSV.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+        rows = list(csv.DictReader(handle))
+    with LINEUP_ZH_CSV.open(encoding="utf-8", newline="") as handle:
+        words = {(row["model"], row["trim"]): row for row in csv.DictReader(handle)}
+    for row in rows:
+        row.update(words.get((row["model"], row["trim"]), {}))
+    return rows
+
+
+def _bilingual_specs(row: dict[str, str]) -> dict[str, str]:
+    return {
+        "name_zh": row.get("trim_zh", ""),
+        "engine_zh": row.get("engine_zh", ""),
+        "transmission_zh": row.get("transmission_zh", ""),
+        "connectivity": (row.get("connectivity_en") or row["connectivity"])[:200],
+        "connectivity_zh": row.get("connectivity_zh", "")[:200],
+    }
+
+
+def _fill_bilingual_specs(trim: Trim, row: dict[str, str]) -> None:
+    """Trims seeded before the Chinese specs existed get them; what staff have written is left alone."""
+    for field, value in _bilingual_specs(row).items():
+        current = getattr(trim, field)
+        if not current or (field == "connectivity" and current == row["connectivity"][:200]):
+            setattr(trim, field, value)
 
 
 def _get_or_create(session: Session, model: type[Any], key: dict[str, Any], values: dict[str, Any]) -> Any:
@@ -174,10 +200,10 @@ def seed_catalog(session: Session, *, vehicles_per_dealer: int = 30) -> SeedRepo
         car_model.model_year = max(car_model.model_year, int(row["model_year"]))
         fuel_or_range = row["fuel_l_per_100km_or_range_km"]
         is_bev = row["powertrain"] == "bev"
-        _get_or_create(
+        trim = _get_or_create(
             session, Trim, {"car_model_id": car_model.id, "name_en": row["trim"]},
             {
-                "name_zh": row["trim_zh"],
+                **_bilingual_specs(row),
                 "model_year": int(row["model_year"]),
                 "powertrain": Powertrain(row["powertrain"]),
                 "msrp_cny": Decimal(row["msrp_cny"]),
@@ -188,11 +214,11 @@ def seed_catalog(session: Session, *, vehicles_per_dealer: int = 30) -> SeedRepo
                 "seats": int(row["seats"]),
                 "fuel_l_per_100km": None if is_bev or not fuel_or_range else Decimal(fuel_or_range),
                 "range_km": int(float(fuel_or_range)) if is_bev and fuel_or_range else None,
-                "connectivity": row["connectivity"][:200],
                 "price_source": "confirmed" if row["source"].startswith("confirmed") else "approx",
                 "colours": COLOURS[: 3 + index % 3],
             },
         )
+        _fill_bilingual_specs(trim, row)
     session.flush()
     for car_model in models_by_slug.values():
         refresh_price_from(session, car_model)

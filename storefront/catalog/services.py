@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import CarModel, City, Dealer, Trim, Vehicle, VehicleStatus
+from models import CarModel, City, Dealer, DepositKind, DepositPolicy, Trim, Vehicle, VehicleStatus
 
 
 def refresh_price_from(session: Session, car_model: CarModel) -> None:
@@ -46,3 +46,9 @@ def cities_with_stock(session: Session, *, car_model_id: int) -> list[tuple[City
         .order_by(City.sort_order)
     )
     return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def deposit_kind_of(session: Session, *, car_model_id: int) -> DepositKind | None:
+    """The kind of deposit the model is reserved with (订金 or 定金), so the page can name it; None: not online."""
+    return session.scalar(select(DepositPolicy.kind).where(DepositPolicy.car_model_id == car_model_id,
+                                                           DepositPolicy.is_active.is_(True)))

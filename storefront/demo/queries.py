@@ -188,6 +188,7 @@ class DepositRow:
     collected: Decimal = Decimal("0.00")
     refunded_count: int = 0
     refunded: Decimal = Decimal("0.00")
+    kind: str = ""  # a reservation deposit's kind: refundable (订金) or binding (定金)
 
     @property
     def net(self) -> Decimal:
@@ -195,9 +196,11 @@ class DepositRow:
 
 
 def deposits(session: Session, period: Period) -> list[DepositRow]:
-    """Deposits paid and refunded in the period, per purpose (reservation, self-service test drive)."""
+    """Deposits paid and refunded in the period, per purpose (reservation, self-service test drive) and, for
+    reservations, per kind: a 订金 and a 定金 are different promises, so they are never added up under one word."""
     try:
-        from models.payments import Payment
+        from models.payments import Payment, PaymentPurpose
+        from models.reservations import Reservation
     except ImportError:  # the payments area has not landed
         return []
     paid_in = (Payment.paid_at >= period.start_utc) & (Payment.paid_at < period.end_utc)
@@ -205,16 +208,21 @@ def deposits(session: Session, period: Period) -> list[DepositRow]:
     rows = session.execute(
         select(
             Payment.purpose,
+            Reservation.deposit_kind,
             func.sum(case((paid_in, 1), else_=0)),
             func.coalesce(func.sum(case((paid_in, Payment.amount), else_=0)), 0),
             func.sum(case((refunded_in & (Payment.refunded_amount > 0), 1), else_=0)),
             func.coalesce(func.sum(case((refunded_in, Payment.refunded_amount), else_=0)), 0),
-        ).where(paid_in | refunded_in).group_by(Payment.purpose).order_by(Payment.purpose)
+        )
+        .outerjoin(Reservation, (Payment.purpose == PaymentPurpose.RESERVATION_DEPOSIT)
+                   & (Reservation.id == Payment.subject_id))
+        .where(paid_in | refunded_in)
+        .group_by(Payment.purpose, Reservation.deposit_kind).order_by(Payment.purpose, Reservation.deposit_kind)
     )
     return [
         DepositRow(purpose.value, int(paid or 0), Decimal(collected).quantize(Decimal("0.01")), int(refunds or 0),
-                   Decimal(refunded).quantize(Decimal("0.01")))
-        for purpose, paid, collected, refunds, refunded in rows
+                   Decimal(refunded).quantize(Decimal("0.01")), kind.value if kind is not None else "")
+        for purpose, kind, paid, collected, refunds, refunded in rows
     ]
 
 

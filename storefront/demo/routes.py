@@ -268,13 +268,15 @@ def reset() -> Response:
 
 STEP_LABELS = {
     "view": _l("Model page views"), "quote": _l("Finance quotes"), "test_drive": _l("Test drives booked"),
-    "reserve": _l("Reservations"), "pay": _l("Deposits paid"), "pickup": _l("Picked up"),
+    "reserve": _l("Reservations"), "pay": _l("Reservations paid"), "pickup": _l("Picked up"),
 }
 FINANCE_LABELS = {
     "full_payment": _l("Full payment"), "loan": _l("Loan"), "lease_to_own": _l("Lease-to-own (10 per cent down)"),
     "operating_lease": _l("Operating lease"), "unknown": _l("Other"),
 }
 PURPOSE_LABELS = {"reservation_deposit": _l("Reservation deposits"),
+                  "reservation_deposit:refundable": _l("Reservation deposits, refundable (订金)"),
+                  "reservation_deposit:binding": _l("Reservation deposits, binding (定金)"),
                   "test_drive_deposit": _l("Self-service test-drive deposits")}
 
 

@@ -40,6 +40,7 @@ def webhook() -> Any:
 def demo_page(token: str) -> str:
     payment = services.demo_payment(db.session, token=token)
     return render_template("payments/demo.html", payment=payment, token=token, now=now(),
+                           heading=services.heading_for(db.session, payment),
                            pending=payment.status is PaymentStatus.PENDING)
 
 

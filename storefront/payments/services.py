@@ -72,6 +72,21 @@ def register_fulfilment(
     _fulfilments[purpose] = Fulfilment(on_paid, on_failed, on_refunded, lock_subject)
 
 
+# What the pay page calls the payment ("Pay the 订金" / "定金" / "押金"): each purpose's area says, since only it
+# knows which kind of deposit its subject takes.
+_headings: dict[PaymentPurpose, Callable[[Session, Payment], str]] = {}
+
+
+def register_heading(purpose: PaymentPurpose, heading: Callable[[Session, Payment], str]) -> None:
+    _headings[purpose] = heading
+
+
+def heading_for(session: Session, payment: Payment) -> str:
+    """The pay page's heading for this payment, in the page's language."""
+    heading = _headings.get(payment.purpose)
+    return heading(session, payment) if heading is not None else _("Pay")
+
+
 def provider() -> PaymentProvider:
     """Stripe when a secret key is configured, otherwise the demo provider."""
     return PaymentProvider.STRIPE if stripe_gateway.is_configured() else PaymentProvider.DEMO

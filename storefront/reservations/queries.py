@@ -21,6 +21,7 @@ from models import (
     VehicleStatus,
 )
 from storefront.pagination import Page, count_and_clamp
+from storefront.reservations.terms import deposit_word
 
 
 def free_units_by_dealer(
@@ -131,12 +132,13 @@ class Step:
 def timeline(reservation: Reservation) -> list[Step]:
     """The status timeline shown to shoppers and staff: the happy path, or where it left it."""
     status = reservation.status
+    word = deposit_word(reservation.deposit_kind, capital=True)
     steps = [Step(str(_l("Car on hold")), reservation.created_at, "done")]
     if status is ReservationStatus.PENDING_PAYMENT:
-        return steps + [Step(str(_l("Deposit to pay")), None, "current"),
+        return steps + [Step(str(_l("%(deposit)s to pay", deposit=word)), None, "current"),
                         Step(str(_l("Pick up at the showroom")), None, "todo")]
     if reservation.confirmed_at is not None:
-        steps.append(Step(str(_l("Deposit paid")), reservation.confirmed_at, "done"))
+        steps.append(Step(str(_l("%(deposit)s paid", deposit=word)), reservation.confirmed_at, "done"))
     if status is ReservationStatus.CONFIRMED:
         return steps + [Step(str(_l("Pick up at the showroom")), None, "current")]
     if status is ReservationStatus.COMPLETED:
@@ -146,5 +148,5 @@ def timeline(reservation: Reservation) -> list[Step]:
     if status is ReservationStatus.EXPIRED:
         steps.append(Step(str(_l("Hold ended without payment")), reservation.expired_at, "stopped"))
     if status is ReservationStatus.REFUNDED:
-        steps.append(Step(str(_l("Deposit refunded")), reservation.refunded_at, "stopped"))
+        steps.append(Step(str(_l("%(deposit)s refunded", deposit=word)), reservation.refunded_at, "stopped"))
     return steps

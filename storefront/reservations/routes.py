@@ -368,7 +368,7 @@ def edit_policy(model_slug: str) -> Any:
             getattr(form, error.field or "amount").errors = [error.user_message]
         else:
             db.session.commit()
-            flash(_("Deposit terms for %(model)s saved.", model=car_model.name_en), "success")
+            flash(_("Deposit terms for %(model)s saved.", model=localised(car_model, "name")), "success")
             return redirect(url_for("reservations_staff.policies"))
     preview = []
     if form.amount.data and form.price_credit.data and form.kind.data:

@@ -44,8 +44,10 @@ from storefront.audit import record_audit
 from storefront.clock import now
 from storefront.errors import ConflictError, DomainError, NotFoundError, PermissionDeniedError
 from storefront.events import record_event
+from storefront.i18n import format_cny, localised
 from storefront.payments import services as payments
 from storefront.reservations import notifications
+from storefront.reservations.terms import BINDING_DEPOSIT_CAP, deposit_word
 
 log = logging.getLogger(__name__)
 
@@ -319,13 +321,14 @@ def reserve(
         raise
 
     success_url, cancel_url = return_urls(reservation)
-    car = f"{trim.car_model.brand.name_en} {trim.car_model.name_en} {trim.name_en}"
+    car = " ".join(localised(part, "name") for part in (trim.car_model.brand, trim.car_model, trim))
     payment = payments.start_payment(
         session,
         purpose=PaymentPurpose.RESERVATION_DEPOSIT,
         subject_id=reservation.id,
         amount=reservation.deposit_amount,
-        description=_("Deposit for %(car)s, reservation %(reference)s", car=car, reference=reservation.reference),
+        description=_("%(deposit)s for %(car)s, reservation %(reference)s", car=car, reference=reservation.reference,
+                      deposit=deposit_word(reservation.deposit_kind, capital=True)),
         customer_email=user.email,
         success_url=success_url,
         cancel_url=cancel_url,
@@ -446,6 +449,14 @@ def _on_refunded(session: Session, payment: Payment) -> None:
                                 by_store=True)
 
 
+def _pay_heading(session: Session, payment: Payment) -> str:
+    reservation = session.get(Reservation, payment.subject_id)
+    if reservation is None:
+        return str(_("Pay"))
+    return str(_("Pay the %(deposit)s", deposit=deposit_word(reservation.deposit_kind)))
+
+
+payments.register_heading(PaymentPurpose.RESERVATION_DEPOSIT, _pay_heading)
 payments.register_fulfilment(
     PaymentPurpose.RESERVATION_DEPOSIT,
     on_paid=_on_paid,
@@ -520,7 +531,8 @@ def cancel(session: Session, *, reservation: Reservation, by: User, reason: str)
     """Call a live reservation off and refund what the terms allow; returns the amount refunded.
 
     The shopper gets what `refund_due` says (订金 in full, 定金 only in its cooling-off period). When the store
-    cancels, the shopper always gets the whole deposit back, and staff must say why.
+    cancels, the shopper always gets the whole deposit back (a 定金 double: the second half is owed by the
+    showroom and recorded in the audit trail), and staff must say why.
     """
     reservation = lock_reservation(session, reservation)
     if not reservation.can_cancel(by):
@@ -553,9 +565,13 @@ def cancel(session: Session, *, reservation: Reservation, by: User, reason: str)
             reservation.mark_refunded(at=at)
     session.flush()
     if by.is_staff:
+        after = {"status": reservation.status.value, "refund": str(refund)}
+        if by_store and refund > 0 and reservation.deposit_kind is DepositKind.BINDING:
+            # 定金 returned double (Civil Code art. 587): the provider refunds what was paid; the showroom pays
+            # the same again itself, and the audit trail says it is owed.
+            after["double_return_owed"] = str(refund)
         record_audit(session, actor=by, action="reservation.cancel", entity_type="reservation",
-                     entity_id=reservation.reference, before=before,
-                     after={"status": reservation.status.value, "refund": str(refund)}, note=reason)
+                     entity_id=reservation.reference, before=before, after=after, note=reason)
     notifications.cancelled(session, reservation=reservation, refund=refund, by_store=by_store)
     return refund
 
@@ -607,6 +623,13 @@ def save_policy(
         raise DomainError(_("The credit towards the price cannot be less than the deposit."), field="price_credit")
     if not 0 <= refund_window_days <= 365:
         raise DomainError(_("The refund window is 0 to 365 days."), field="refund_window_days")
+    if kind is DepositKind.BINDING:
+        cheapest = session.scalar(select(func.min(Trim.msrp_cny)).where(Trim.car_model_id == car_model.id,
+                                                                        Trim.is_active.is_(True)))
+        cap = (cheapest * BINDING_DEPOSIT_CAP).quantize(Decimal("0.01")) if cheapest is not None else None
+        if cap is not None and amount > cap:
+            raise DomainError(_("A binding deposit (定金) may be at most 20%% of the price: %(cap)s on the cheapest "
+                                "trim (%(price)s).", cap=format_cny(cap), price=format_cny(cheapest)), field="amount")
     policy = session.scalar(select(DepositPolicy).where(DepositPolicy.car_model_id == car_model.id))
     before = None if policy is None else _policy_values(policy)
     if policy is None:

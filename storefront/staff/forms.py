@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -28,7 +29,7 @@ from storefront.staff.services import ARRIVAL_STATUSES, MANUAL_STATUSES, WEEKDAY
 STATUS_LABELS = {
     VehicleStatus.IN_STOCK: _l("In stock"),
     VehicleStatus.ON_HOLD: _l("On hold"),
-    VehicleStatus.RESERVED: _l("Reserved"),
+    VehicleStatus.RESERVED: lazy_pgettext("vehicle status", "Reserved"),
     VehicleStatus.SOLD: _l("Sold"),
     VehicleStatus.DEMO_FLEET: _l("Demo fleet"),
     VehicleStatus.RETIRED: _l("Retired"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -130,6 +131,6 @@ class ScheduleForm(FlaskForm):
 class ExceptionForm(FlaskForm):
     day = DateField(_l("Date"), validators=[InputRequired(_l("Enter a date."))])
     closed = BooleanField(_l("Closed all day"), default=True)
-    opens = TimeField(_l("Opens"), validators=[Optional()])
-    closes = TimeField(_l("Closes"), validators=[Optional()])
+    opens = TimeField(lazy_pgettext("test-drive hours", "Opens"), validators=[Optional()])
+    closes = TimeField(lazy_pgettext("test-drive hours", "Closes"), validators=[Optional()])
     note = StringField(_l("Note (e.g. public holiday)"), validators=[Optional(), Length(max=200)])

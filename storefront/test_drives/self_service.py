@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -328,6 +329,9 @@ def register_payment_hooks() -> None:
         PaymentPurpose.TEST_DRIVE_DEPOSIT, on_paid=on_deposit_paid, on_failed=on_deposit_failed,
         on_refunded=on_deposit_refunded, lock_subject=lock_booking,
     )
+    # A self-service test drive takes a security deposit: 押金, never 订金 or 定金.
+    payments.register_heading(PaymentPurpose.TEST_DRIVE_DEPOSIT,
+                              lambda session, payment: pgettext("security deposit 押金", "Pay the deposit"))
 
 
 # --- cancel, pick-up, return ----------------------------------------------------------------------------------------

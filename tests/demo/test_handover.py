@@ -69,7 +69,7 @@ def test_staff_of_the_showroom_see_everything_the_shopper_chose(client, login_as
     page = client.get("/staff/insights/handover?code=R-7K3Q9M", headers={"Accept-Language": "en"})
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    for text in ("R-7K3Q9M", "Kadjar", codes.vehicles[0].vin, "Shanghai One", "¥5,000", "refundable",
+    for text in ("R-7K3Q9M", "Kadjar", codes.vehicles[0].vin, "Shanghai One", "¥5,000", "Refundable deposit (订金)",
                  "deposit paid", "13800138000", "shopper@example.com", "<svg"):
         assert text in html, text
     quote = client.get("/staff/insights/handover?code=q-7k3m9p", headers={"Accept-Language": "en"})

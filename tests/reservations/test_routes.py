@@ -72,7 +72,7 @@ def test_review_needs_sign_in(client, db, catalog, policies):
 def test_review_shows_terms_in_plain_words(client, db, catalog, policies, shopper, login_as):
     login_as(shopper)
     page = client.get(f"/reservations/review?vehicle={catalog.vehicles[0].id}", headers=EN).get_data(as_text=True)
-    assert "Deposit ¥5,000.00" in page and "Refundable deposit (订金)" in page
+    assert "Deposit: ¥5,000.00" in page and "Refundable deposit (订金)" in page
     assert "Cancel any time before you pick the car up and you get all ¥5,000 back." in page
     assert "On a guide price of ¥160,000 you then pay ¥155,000." in page
     assert "on hold for you for 30 minutes" in page
