@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Money, utcnow
 from models.catalog import enum_column
+from models.reservations import DepositKind
 
 if TYPE_CHECKING:
     from models.accounts import User
@@ -98,6 +99,11 @@ class PresaleCampaign(Base):
         """What a shopper with a locked deposit still pays: the presale price less the inflated deposit."""
         return self.presale_price - self.deposit_credit
 
+    @property
+    def deposit_kind(self) -> DepositKind:
+        """The word a shopper sees before paying: 订金 while a refundable period follows, 定金 when binding at once."""
+        return DepositKind.BINDING if self.refundable_days == 0 else DepositKind.REFUNDABLE
+
     def is_open(self, at: dt.datetime) -> bool:
         return self.opens_at <= at < self.closes_at
 
@@ -156,11 +162,12 @@ class PresaleOrder(Base):
     def is_refundable(self) -> bool:
         return self.status is PresaleOrderStatus.PAID
 
-    def deposit_word_kind(self) -> str:
-        """'refundable' (订金) while the shopper may still cancel for a full refund, 'binding' (定金) after."""
+    @property
+    def deposit_kind(self) -> DepositKind:
+        """订金 (refundable) while the shopper may still cancel for a full refund, 定金 (binding) once locked."""
         if self.status in (PresaleOrderStatus.LOCKED, PresaleOrderStatus.COMPLETED, PresaleOrderStatus.FORFEITED):
-            return "binding"
-        return "binding" if self.refundable_days == 0 else "refundable"
+            return DepositKind.BINDING
+        return DepositKind.BINDING if self.refundable_days == 0 else DepositKind.REFUNDABLE
 
     # --- transitions --------------------------------------------------------------------------------------
     def _require(self, *allowed: PresaleOrderStatus, action: str) -> None:

@@ -16,6 +16,7 @@ AREAS = (
     "accounts",
     "staff",
     "reservations",
+    "presale",
     "test_drives",
     "finance",
     "payments",

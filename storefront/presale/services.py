@@ -72,7 +72,7 @@ class CampaignTerms:
 def check_terms(terms: CampaignTerms, *, max_credit: Decimal | None = None) -> None:
     """The law and the platform rules a campaign must keep; raises DomainError naming the field."""
     if terms.deposit_amount > (terms.presale_price * BINDING_DEPOSIT_CAP).quantize(Decimal("0.01")):
-        raise DomainError(_("A deposit may be at most 20% of the presale price (the legal cap for 定金)."),
+        raise DomainError(_("A deposit may be at most 20 per cent of the presale price (the legal cap for 定金)."),
                           field="deposit_amount")
     if terms.deposit_credit < terms.deposit_amount:
         raise DomainError(_("The deposit must count for at least what it costs."), field="deposit_credit")

@@ -22,10 +22,18 @@ def terms(car_model_id: int, **overrides: object) -> services.CampaignTerms:
     """A ¥199,800 launch edition: ¥999 deposit counted as ¥5,000, 7 refundable days; open now for a day."""
     start = now() - dt.timedelta(minutes=1)
     values: dict[str, object] = {
-        "slug": "koleos-launch", "car_model_id": car_model_id, "name_en": "Launch Edition",
-        "name_zh": "首发版", "edition_size": 3, "presale_price": Decimal("199800.00"),
-        "deposit_amount": Decimal("999.00"), "deposit_credit": Decimal("5000.00"), "opens_at": start,
-        "closes_at": start + dt.timedelta(days=1), "refundable_days": 7, "benefits_zh": "终身免费保养",
+        "slug": "koleos-launch",
+        "car_model_id": car_model_id,
+        "name_en": "Launch Edition",
+        "name_zh": "首发版",
+        "edition_size": 3,
+        "presale_price": Decimal("199800.00"),
+        "deposit_amount": Decimal("999.00"),
+        "deposit_credit": Decimal("5000.00"),
+        "opens_at": start,
+        "closes_at": start + dt.timedelta(days=1),
+        "refundable_days": 7,
+        "benefits_zh": "终身免费保养",
     }
     values.update(overrides)
     return services.CampaignTerms(**values)  # type: ignore[arg-type]

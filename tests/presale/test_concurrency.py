@@ -49,8 +49,10 @@ def _spike(app: Flask, make_session: sessionmaker[Session], car_model_id: int, r
         campaign = services.create_campaign(
             s, actor=None, terms=terms(car_model_id, slug=f"spike-{round_}", edition_size=EDITION)
         )
-        users = [factories.make_user(s, email=f"spike{round_}-{i}@example.com", phone=f"139{round_:02d}{i:06d}")
-                 for i in range(SHOPPERS)]
+        users = [
+            factories.make_user(s, email=f"spike{round_}-{i}@example.com", phone=f"139{round_:02d}{i:06d}")
+            for i in range(SHOPPERS)
+        ]
         s.commit()
         campaign_id, user_ids = campaign.id, [u.id for u in users]
 
@@ -76,8 +78,11 @@ def _spike(app: Flask, make_session: sessionmaker[Session], car_model_id: int, r
         orders = s.scalars(sa.select(PresaleOrder).where(PresaleOrder.campaign_id == campaign_id)).all()
         statuses = Counter(o.status for o in orders)
         held_numbers = sorted(o.launch_number for o in orders if o.launch_number is not None)
-        taken = s.scalar(sa.select(sa.func.count()).where(LaunchNumber.campaign_id == campaign_id,
-                                                          LaunchNumber.order_id.is_not(None)))
+        taken = s.scalar(
+            sa.select(sa.func.count()).where(
+                LaunchNumber.campaign_id == campaign_id, LaunchNumber.order_id.is_not(None)
+            )
+        )
     assert len(orders) == SHOPPERS  # one order per shopper
     assert held_numbers == list(range(1, EDITION + 1))  # every number once, no gaps
     assert statuses == {PresaleOrderStatus.HELD: EDITION, PresaleOrderStatus.WAITLISTED: SHOPPERS - EDITION}

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 import models
-from models import LaunchNumber, PaymentStatus, PresaleOrderStatus
+from models import DepositKind, LaunchNumber, PaymentStatus, PresaleOrderStatus
 from storefront.clock import now
 from storefront.errors import ConflictError, DomainError, PermissionDeniedError
 from storefront.payments import services as payments
@@ -36,8 +36,9 @@ def test_campaign_terms_keep_the_law_and_the_platform_rules(db, catalog, overrid
 
 def test_a_deposit_of_exactly_twenty_percent_is_allowed(db, catalog):
     campaign = services.create_campaign(
-        db, actor=None, terms=terms(catalog.car_models[0].id, deposit_amount=Decimal("39960.00"),
-                                    deposit_credit=Decimal("39960.00"))
+        db,
+        actor=None,
+        terms=terms(catalog.car_models[0].id, deposit_amount=Decimal("39960.00"), deposit_credit=Decimal("39960.00")),
     )
     assert services.numbers_left(db, campaign.id) == 3
 
@@ -62,20 +63,31 @@ def test_pressing_order_again_returns_the_same_order(db, campaign):
 
 def test_ordering_needs_a_mainland_mobile_and_an_open_window(db, catalog, campaign):
     with pytest.raises(DomainError) as refused:
-        services.place_order(db, campaign=campaign, user=shopper(db).__class__(
-            email="nophone@example.com", password_hash="x", phone="", session_token="t"))
+        services.place_order(
+            db,
+            campaign=campaign,
+            user=shopper(db).__class__(email="nophone@example.com", password_hash="x", phone="", session_token="t"),
+        )
     assert refused.value.field == "phone"
-    later = services.create_campaign(db, actor=None, terms=terms(
-        catalog.car_models[1].id, slug="later", opens_at=now() + dt.timedelta(hours=1),
-        closes_at=now() + dt.timedelta(hours=2)))
+    later = services.create_campaign(
+        db,
+        actor=None,
+        terms=terms(
+            catalog.car_models[1].id,
+            slug="later",
+            opens_at=now() + dt.timedelta(hours=1),
+            closes_at=now() + dt.timedelta(hours=2),
+        ),
+    )
     with pytest.raises(ConflictError):
         services.place_order(db, campaign=later, user=shopper(db))
 
 
 def _pay(app, db, order):
     with app.test_request_context():
-        payment = services.start_deposit_payment(db, order=order, user=order.user, success_url="/ok",
-                                                 cancel_url="/back")
+        payment = services.start_deposit_payment(
+            db, order=order, user=order.user, success_url="/ok", cancel_url="/back"
+        )
     assert payment.amount == Decimal("999.00")
     payments.apply_payment_result(db, payment=payment, outcome=PaymentOutcome.PAID, provider_payment_id="pi_x")
     db.refresh(order)
@@ -101,12 +113,12 @@ def test_paying_keeps_the_deposit_refundable_then_it_locks(app, db, campaign):
     order = services.place_order(db, campaign=campaign, user=shopper(db))
     _pay(app, db, order)
     assert order.status is PresaleOrderStatus.PAID
-    assert order.deposit_word_kind() == "refundable"
+    assert order.deposit_kind is DepositKind.REFUNDABLE
     assert order.refundable_until == order.paid_at + dt.timedelta(days=7)
 
     assert services.lock_due(db, at=order.refundable_until - dt.timedelta(seconds=1)) == 0
     assert services.lock_due(db, at=order.refundable_until) == 1
-    assert order.status is PresaleOrderStatus.LOCKED and order.deposit_word_kind() == "binding"
+    assert order.status is PresaleOrderStatus.LOCKED and order.deposit_kind is DepositKind.BINDING
     assert order.balance_due_by == order.locked_at + dt.timedelta(days=30)
     assert campaign.balance_due == Decimal("194800.00")  # ¥199,800 less the ¥5,000 the deposit counts for
 
@@ -114,7 +126,7 @@ def test_paying_keeps_the_deposit_refundable_then_it_locks(app, db, campaign):
 def test_a_binding_campaign_locks_at_once(app, db, catalog):
     campaign = services.create_campaign(db, actor=None, terms=terms(catalog.car_models[0].id, refundable_days=0))
     order = services.place_order(db, campaign=campaign, user=shopper(db))
-    assert order.deposit_word_kind() == "binding"
+    assert order.deposit_kind is DepositKind.BINDING
     _pay(app, db, order)
     assert order.status is PresaleOrderStatus.LOCKED
 
@@ -145,8 +157,9 @@ def test_the_shopper_locks_early_or_cancels_for_a_full_refund(app, db, campaign)
 def test_a_deposit_paid_after_the_number_went_back_is_refunded(app, db, campaign):
     order = services.place_order(db, campaign=campaign, user=shopper(db))
     with app.test_request_context():
-        payment = services.start_deposit_payment(db, order=order, user=order.user, success_url="/ok",
-                                                 cancel_url="/back")
+        payment = services.start_deposit_payment(
+            db, order=order, user=order.user, success_url="/ok", cancel_url="/back"
+        )
     services.expire_holds(db, at=now() + dt.timedelta(minutes=31))
     payments.apply_payment_result(db, payment=payment, outcome=PaymentOutcome.PAID, provider_payment_id="pi_late")
     db.refresh(payment)
