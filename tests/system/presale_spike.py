@@ -58,7 +58,8 @@ class SpikeResult:
             f"p99 {p(self.latencies_ms, 0.99):.0f}  max {max(self.latencies_ms, default=0):.0f}",
             f"answers: {dict(sorted(self.statuses.items()))}",
             f"orders: held {self.orders[PresaleOrderStatus.HELD]}, "
-            f"waitlisted {self.orders[PresaleOrderStatus.WAITLISTED]}, numbers {len(self.numbers)} distinct {len(set(self.numbers))}",
+            f"waitlisted {self.orders[PresaleOrderStatus.WAITLISTED]}, "
+            f"numbers {len(self.numbers)} distinct {len(set(self.numbers))}",
             f"catalog during the spike: {len(self.browse_latencies_ms)} pages, p95 "
             f"{p(self.browse_latencies_ms, 0.95):.0f} ms, answers {dict(self.browse_statuses)}",
             f"5xx: {self.server_errors}",
