@@ -16,6 +16,12 @@
   }
   setInterval(tickCountdowns, 1000);
 
+  // Waiting rooms: <form data-autosubmit="2500"> sends itself again after that many milliseconds.
+  document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
+    var delay = parseInt(form.getAttribute("data-autosubmit"), 10) || 3000;
+    window.setTimeout(function () { form.submit(); }, delay);
+  });
+
   // Confirmation before destructive actions: <form data-confirm="Are you sure?">.
   document.addEventListener("submit", function (event) {
     var form = event.target;

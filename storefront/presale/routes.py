@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import click
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -121,12 +121,32 @@ def live(slug: str) -> Response:
     return response
 
 
+def _time_in_queue() -> float:
+    """Seconds this request waited before a worker took it, from the proxy's X-Request-Start ("t=<unix secs>")."""
+    raw = request.headers.get("X-Request-Start", "").removeprefix("t=")
+    try:
+        started = float(raw)
+    except ValueError:
+        return 0.0
+    if started > 1e11:  # milliseconds, as some proxies send it
+        started /= 1000
+    return max(0.0, time.time() - started)
+
+
 @bp.post("/<slug>/order")
 @login_required
-def order(slug: str) -> Response:
+def order(slug: str) -> Response | tuple[str, int, dict[str, str]]:
     campaign = _campaign_or_404(slug)
-    if not ButtonForm().validate_on_submit():
+    form = ButtonForm()
+    if not form.validate_on_submit():
         abort(400)
+    queued = _time_in_queue()
+    if queued > current_app.config["PRESALE_QUEUE_SECONDS"]:
+        # Saturated: answer at once instead of adding to the queue; the page sends the order again by itself.
+        # Ordering is idempotent per shopper, so a retry can never make a second order.
+        retry = 2 + int(queued) % 3  # spread the retries over a few seconds
+        body = render_template("presale/queue.html", campaign=campaign, form=form, retry_ms=retry * 1000)
+        return body, 202, {"Retry-After": str(retry), "Cache-Control": "no-store"}
     try:
         placed = services.place_order(db.session, campaign=campaign, user=current_user._get_current_object())
     except DomainError as error:

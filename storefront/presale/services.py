@@ -72,8 +72,10 @@ class CampaignTerms:
 def check_terms(terms: CampaignTerms, *, max_credit: Decimal | None = None) -> None:
     """The law and the platform rules a campaign must keep; raises DomainError naming the field."""
     if terms.deposit_amount > (terms.presale_price * BINDING_DEPOSIT_CAP).quantize(Decimal("0.01")):
-        raise DomainError(_("A deposit may be at most 20 per cent of the presale price (the legal cap for 定金)."),
-                          field="deposit_amount")
+        raise DomainError(
+            _("A deposit may be at most 20 per cent of the presale price (the legal cap for 定金)."),
+            field="deposit_amount",
+        )
     if terms.deposit_credit < terms.deposit_amount:
         raise DomainError(_("The deposit must count for at least what it costs."), field="deposit_credit")
     if terms.deposit_credit > terms.presale_price or (max_credit is not None and terms.deposit_credit > max_credit):
@@ -98,9 +100,15 @@ def create_campaign(session: Session, *, actor: User | None, terms: CampaignTerm
         insert(LaunchNumber),
         [{"campaign_id": campaign.id, "number": n} for n in range(1, terms.edition_size + 1)],
     )
-    record_audit(session, actor=actor, action="presale.campaign_created", entity_type="presale_campaign",
-                 entity_id=campaign.slug, before=None, after={"edition_size": terms.edition_size,
-                                                                  "deposit": str(terms.deposit_amount)})
+    record_audit(
+        session,
+        actor=actor,
+        action="presale.campaign_created",
+        entity_type="presale_campaign",
+        entity_id=campaign.slug,
+        before=None,
+        after={"edition_size": terms.edition_size, "deposit": str(terms.deposit_amount)},
+    )
     session.flush()
     return campaign
 
@@ -125,8 +133,9 @@ def numbers_left(session: Session, campaign_id: int) -> int:
 # --- ordering -----------------------------------------------------------------------------------------------
 
 
-def place_order(session: Session, *, campaign: PresaleCampaign, user: User, at: dt.datetime | None = None
-                ) -> PresaleOrder:
+def place_order(
+    session: Session, *, campaign: PresaleCampaign, user: User, at: dt.datetime | None = None
+) -> PresaleOrder:
     """The shopper's order: a held launch number, or a place in line when none is free. Idempotent per shopper."""
     at = at or now()
     existing = order_of(session, campaign_id=campaign.id, user_id=user.id)
@@ -135,12 +144,18 @@ def place_order(session: Session, *, campaign: PresaleCampaign, user: User, at: 
     if not campaign.is_open(at):
         raise ConflictError(_("Orders are not open for this presale."))
     if not MAINLAND_MOBILE.match(user.phone or ""):
-        raise DomainError(_("Add your mainland mobile number to your profile to order: one order per shopper."),
-                          field="phone")
+        raise DomainError(
+            _("Add your mainland mobile number to your profile to order: one order per shopper."), field="phone"
+        )
     order = PresaleOrder(
-        campaign_id=campaign.id, user_id=user.id, status=PresaleOrderStatus.WAITLISTED, created_at=at,
-        deposit_amount=campaign.deposit_amount, deposit_credit=campaign.deposit_credit,
-        presale_price=campaign.presale_price, refundable_days=campaign.refundable_days,
+        campaign_id=campaign.id,
+        user_id=user.id,
+        status=PresaleOrderStatus.WAITLISTED,
+        created_at=at,
+        deposit_amount=campaign.deposit_amount,
+        deposit_credit=campaign.deposit_credit,
+        presale_price=campaign.presale_price,
+        refundable_days=campaign.refundable_days,
     )
     try:
         with session.begin_nested():
@@ -201,7 +216,9 @@ def waitlist_position(session: Session, order: PresaleOrder) -> int | None:
 def lock_order(session: Session, order_id: int) -> PresaleOrder:
     """Re-read the order with a row lock (FOR UPDATE on PostgreSQL), replacing any stale copy."""
     order = session.scalar(
-        select(PresaleOrder).where(PresaleOrder.id == order_id).with_for_update()
+        select(PresaleOrder)
+        .where(PresaleOrder.id == order_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
     if order is None:
@@ -219,7 +236,8 @@ def _pass_number_on(session: Session, *, campaign: PresaleCampaign, number: int,
         .with_for_update(skip_locked=True)
     )
     row = session.scalar(
-        select(LaunchNumber).where(LaunchNumber.campaign_id == campaign.id, LaunchNumber.number == number)
+        select(LaunchNumber)
+        .where(LaunchNumber.campaign_id == campaign.id, LaunchNumber.number == number)
         .with_for_update()
     )
     assert row is not None
@@ -233,8 +251,12 @@ def _pass_number_on(session: Session, *, campaign: PresaleCampaign, number: int,
 def _end_and_release(session: Session, order: PresaleOrder, end: str, *, at: dt.datetime) -> None:
     number = order.launch_number
     if number is not None:
-        session.execute(update(LaunchNumber).where(LaunchNumber.order_id == order.id).values(order_id=None)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(LaunchNumber)
+            .where(LaunchNumber.order_id == order.id)
+            .values(order_id=None)
+            .execution_options(synchronize_session=False)
+        )
     getattr(order, end)(at=at)
     session.flush()
     if number is not None:
@@ -244,8 +266,9 @@ def _end_and_release(session: Session, order: PresaleOrder, end: str, *, at: dt.
 # --- deposit ------------------------------------------------------------------------------------------------
 
 
-def start_deposit_payment(session: Session, *, order: PresaleOrder, user: User, success_url: str,
-                          cancel_url: str) -> Payment:
+def start_deposit_payment(
+    session: Session, *, order: PresaleOrder, user: User, success_url: str, cancel_url: str
+) -> Payment:
     """Open the deposit payment for a held order; it ends with the hold. A second press reuses the first."""
     if order.user_id != user.id:
         raise PermissionDeniedError(_("This is not your order."))
@@ -280,9 +303,15 @@ def _on_paid(session: Session, payment: Payment) -> None:
     at = now()
     if order.status is PresaleOrderStatus.HELD:
         order.pay(at=at, balance_window_days=order.campaign.balance_window_days)
-        record_audit(session, actor=None, action="presale.deposit_paid", entity_type="presale_order",
-                     entity_id=str(order.id), before={"status": "held"},
-                     after={"status": order.status.value, "number": order.launch_number})
+        record_audit(
+            session,
+            actor=None,
+            action="presale.deposit_paid",
+            entity_type="presale_order",
+            entity_id=str(order.id),
+            before={"status": "held"},
+            after={"status": order.status.value, "number": order.launch_number},
+        )
         session.flush()
         return
     # The money came after the number went back (a slow webhook): it is refunded, nothing else changes.
@@ -321,8 +350,15 @@ def lock_now(session: Session, *, order_id: int, user: User) -> PresaleOrder:
         order.lock(at=now(), balance_window_days=order.campaign.balance_window_days)
     except PresaleError:
         raise ConflictError(_("Only a paid, still refundable deposit can be locked."))
-    record_audit(session, actor=user, action="presale.locked_by_shopper", entity_type="presale_order",
-                 entity_id=str(order.id), before={"status": "paid"}, after={"status": "locked"})
+    record_audit(
+        session,
+        actor=user,
+        action="presale.locked_by_shopper",
+        entity_type="presale_order",
+        entity_id=str(order.id),
+        before={"status": "paid"},
+        after={"status": "locked"},
+    )
     session.flush()
     return order
 
@@ -344,8 +380,15 @@ def cancel_order(session: Session, *, order_id: int, user: User) -> PresaleOrder
             raise ConflictError(_("The deposit payment could not be found; please contact the store."))
         payments.refund_payment(session, payment=payment, reason="requested_by_customer")
     _end_and_release(session, order, "cancel", at=at)
-    record_audit(session, actor=user, action="presale.cancelled", entity_type="presale_order",
-                 entity_id=str(order.id), before={"status": before}, after={"status": order.status.value})
+    record_audit(
+        session,
+        actor=user,
+        action="presale.cancelled",
+        entity_type="presale_order",
+        entity_id=str(order.id),
+        before={"status": before},
+        after={"status": order.status.value},
+    )
     return order
 
 
@@ -360,15 +403,17 @@ def expire_holds(session: Session, *, at: dt.datetime | None = None, limit: int 
     """Holds whose deposit window passed: the number goes to the next in line. Returns how many expired."""
     at = at or now()
     done = 0
-    for order_id in _due(session, PresaleOrder.status == PresaleOrderStatus.HELD,
-                         PresaleOrder.hold_expires_at <= at, limit=limit):
+    for order_id in _due(
+        session, PresaleOrder.status == PresaleOrderStatus.HELD, PresaleOrder.hold_expires_at <= at, limit=limit
+    ):
         order = lock_order(session, order_id)
         if order.status is not PresaleOrderStatus.HELD or order.hold_expires_at is None or order.hold_expires_at > at:
             continue  # another host got there first, or it was paid meanwhile
         payment = payments.payment_for(session, purpose=PaymentPurpose.PRESALE_DEPOSIT, subject_id=order.id)
         if payment is not None and payment.status.value == "pending":
-            payments.abandon_payment(session, payment=payments.lock_payment(session, payment.id),
-                                     close_at_provider=False)
+            payments.abandon_payment(
+                session, payment=payments.lock_payment(session, payment.id), close_at_provider=False
+            )
         _end_and_release(session, order, "expire", at=at)
         done += 1
     return done
@@ -378,11 +423,15 @@ def lock_due(session: Session, *, at: dt.datetime | None = None, limit: int = 50
     """Paid deposits whose refundable period ended become binding (定金). Returns how many locked."""
     at = at or now()
     done = 0
-    for order_id in _due(session, PresaleOrder.status == PresaleOrderStatus.PAID,
-                         PresaleOrder.refundable_until <= at, limit=limit):
+    for order_id in _due(
+        session, PresaleOrder.status == PresaleOrderStatus.PAID, PresaleOrder.refundable_until <= at, limit=limit
+    ):
         order = lock_order(session, order_id)
-        if order.status is PresaleOrderStatus.PAID and order.refundable_until is not None \
-                and order.refundable_until <= at:
+        if (
+            order.status is PresaleOrderStatus.PAID
+            and order.refundable_until is not None
+            and order.refundable_until <= at
+        ):
             order.lock(at=at, balance_window_days=order.campaign.balance_window_days)
             done += 1
     session.flush()
@@ -397,7 +446,8 @@ def offer_free_numbers(session: Session, *, campaign: PresaleCampaign, at: dt.da
         waiting = session.scalar(
             select(PresaleOrder.id)
             .where(PresaleOrder.campaign_id == campaign.id, PresaleOrder.status == PresaleOrderStatus.WAITLISTED)
-            .order_by(PresaleOrder.id).limit(1)
+            .order_by(PresaleOrder.id)
+            .limit(1)
         )
         if waiting is None:
             return offered
@@ -431,7 +481,8 @@ def board_figures(session: Session, campaign: PresaleCampaign) -> BoardFigures:
     """Counts by state in one grouped query, plus the free numbers."""
     by_status = dict(
         session.execute(
-            select(PresaleOrder.status, func.count()).where(PresaleOrder.campaign_id == campaign.id)
+            select(PresaleOrder.status, func.count())
+            .where(PresaleOrder.campaign_id == campaign.id)
             .group_by(PresaleOrder.status)
         ).all()
     )

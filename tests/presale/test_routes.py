@@ -122,3 +122,19 @@ def test_staff_see_the_board_and_only_admins_set_up_a_presale(client, db, campai
     assert made.status_code == 303, [line for line in made.get_data(as_text=True).splitlines() if "error" in line]
     created = db.scalar(select(models.PresaleCampaign).where(models.PresaleCampaign.slug == "mache-launch"))
     assert created.deposit_amount == Decimal("20000.00") and services.numbers_left(db, created.id) == 10
+
+
+def test_a_saturated_store_answers_from_the_waiting_room_and_the_retry_orders_once(client, db, campaign):
+    import time
+
+    buyer = shopper(db)
+    login(client, buyer)
+    waited = client.post(f"/presale/{campaign.slug}/order", headers={"X-Request-Start": f"t={time.time() - 10:.3f}"})
+    assert waited.status_code == 202 and waited.headers["Retry-After"] in {"2", "3", "4"}
+    assert "data-autosubmit" in waited.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(PresaleOrder)) == 0  # nothing done while queued
+
+    fresh = client.post(f"/presale/{campaign.slug}/order", headers={"X-Request-Start": f"t={time.time():.3f}"})
+    again = client.post(f"/presale/{campaign.slug}/order", headers={"X-Request-Start": "t=not-a-time"})
+    assert fresh.status_code == again.status_code == 303
+    assert db.scalar(select(func.count()).select_from(PresaleOrder)) == 1

@@ -24,6 +24,8 @@ from models.base import utcnow
 from storefront.presale import services
 from tests.system.conftest import Browser, LiveStore
 
+MAX_ATTEMPTS = 30  # a shopper's page retries at most this often (each after the store's Retry-After)
+
 
 @dataclass
 class SpikeResult:
@@ -36,6 +38,7 @@ class SpikeResult:
     numbers: list[int]
     browse_latencies_ms: list[float] = field(default_factory=list)
     browse_statuses: Counter[int] = field(default_factory=Counter)
+    queue_answers: int = 0  # "you are in the queue" (202) answers, each followed by the page's own retry
 
     def percentile(self, values: list[float], q: float) -> float:
         if not values:
@@ -56,7 +59,8 @@ class SpikeResult:
             f"({self.shoppers / self.seconds:.0f} orders/s)",
             f"order latency ms: p50 {p(self.latencies_ms, 0.5):.0f}  p95 {p(self.latencies_ms, 0.95):.0f}  "
             f"p99 {p(self.latencies_ms, 0.99):.0f}  max {max(self.latencies_ms, default=0):.0f}",
-            f"answers: {dict(sorted(self.statuses.items()))}",
+            f"final answers: {dict(sorted(self.statuses.items()))}; waiting-room answers on the way: "
+            f"{self.queue_answers}",
             f"orders: held {self.orders[PresaleOrderStatus.HELD]}, "
             f"waitlisted {self.orders[PresaleOrderStatus.WAITLISTED]}, "
             f"numbers {len(self.numbers)} distinct {len(set(self.numbers))}",
