@@ -31,6 +31,7 @@ SEEDERS = (
     "storefront.finance.seed:seed_finance",
     "storefront.test_drives.seed:seed_test_drives",
     "storefront.reservations.seed:seed_deposit_policies",
+    "storefront.presale.seed:seed_presale",
     "storefront.demo.seed:seed_demo_history",  # last: its events point at catalog rows
 )
 

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import CarModel, Payment, PaymentPurpose, User
+from models import CarModel, FunnelStep, Payment, PaymentPurpose, User
 from models.presale import (
     BINDING_DEPOSIT_CAP,
     LaunchNumber,
@@ -37,6 +37,7 @@ from models.presale import (
 from storefront.audit import record_audit
 from storefront.clock import now
 from storefront.errors import ConflictError, DomainError, NotFoundError, PermissionDeniedError
+from storefront.events import record_event
 from storefront.payments import services as payments
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,8 @@ def place_order(
     if number is not None:
         order.hold(number=number, at=at, minutes=campaign.deposit_window_minutes)
         session.flush()
+    record_event(session, FunnelStep.RESERVE, car_model_id=campaign.car_model_id, presale=campaign.slug,
+                 waitlisted=number is None)
     return order
 
 
