@@ -38,6 +38,7 @@ from storefront.audit import record_audit
 from storefront.clock import now
 from storefront.errors import ConflictError, DomainError, NotFoundError, PermissionDeniedError
 from storefront.events import record_event
+from storefront.reservations.terms import deposit_word
 from storefront.payments import services as payments
 
 log = logging.getLogger(__name__)
@@ -332,6 +333,15 @@ def _on_refunded(session: Session, payment: Payment) -> None:
         _end_and_release(session, order, "cancel", at=now())
 
 
+def _pay_heading(session: Session, payment: Payment) -> str:
+    order = session.get(PresaleOrder, payment.subject_id)
+    if order is None:
+        return str(_("Pay"))
+    return str(_("Pay the %(deposit)s for launch number %(number)04d", deposit=deposit_word(order.deposit_kind),
+                 number=order.launch_number or 0))
+
+
+payments.register_heading(PaymentPurpose.PRESALE_DEPOSIT, _pay_heading)
 payments.register_fulfilment(
     PaymentPurpose.PRESALE_DEPOSIT,
     on_paid=_on_paid,
