@@ -38,8 +38,8 @@ from storefront.audit import record_audit
 from storefront.clock import now
 from storefront.errors import ConflictError, DomainError, NotFoundError, PermissionDeniedError
 from storefront.events import record_event
-from storefront.reservations.terms import deposit_word
 from storefront.payments import services as payments
+from storefront.reservations.terms import deposit_word
 
 log = logging.getLogger(__name__)
 
