@@ -310,7 +310,8 @@ def expire_command() -> None:
 
 @bp.cli.command("lock")
 def lock_command() -> None:
-    """Lock deposits whose refundable period has ended (订金 becomes 定金)."""
+    """Lock deposits whose refundable period has ended (订金 becomes 定金); forfeit those whose balance is overdue."""
     locked = services.lock_due(db.session)
+    forfeited = services.forfeit_overdue(db.session)
     db.session.commit()
-    click.echo(f"presale deposits locked: {locked}")
+    click.echo(f"presale deposits locked: {locked}; forfeited (balance overdue): {forfeited}")

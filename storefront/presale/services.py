@@ -172,8 +172,13 @@ def place_order(
     if number is not None:
         order.hold(number=number, at=at, minutes=campaign.deposit_window_minutes)
         session.flush()
-    record_event(session, FunnelStep.RESERVE, car_model_id=campaign.car_model_id, presale=campaign.slug,
-                 waitlisted=number is None)
+    record_event(
+        session,
+        FunnelStep.RESERVE,
+        car_model_id=campaign.car_model_id,
+        presale=campaign.slug,
+        waitlisted=number is None,
+    )
     return order
 
 
@@ -337,8 +342,13 @@ def _pay_heading(session: Session, payment: Payment) -> str:
     order = session.get(PresaleOrder, payment.subject_id)
     if order is None:
         return str(_("Pay"))
-    return str(_("Pay the %(deposit)s for launch number %(number)04d", deposit=deposit_word(order.deposit_kind),
-                 number=order.launch_number or 0))
+    return str(
+        _(
+            "Pay the %(deposit)s for launch number %(number)04d",
+            deposit=deposit_word(order.deposit_kind),
+            number=order.launch_number or 0,
+        )
+    )
 
 
 payments.register_heading(PaymentPurpose.PRESALE_DEPOSIT, _pay_heading)
@@ -448,6 +458,34 @@ def lock_due(session: Session, *, at: dt.datetime | None = None, limit: int = 50
             order.lock(at=at, balance_window_days=order.campaign.balance_window_days)
             done += 1
     session.flush()
+    return done
+
+
+def forfeit_overdue(session: Session, *, at: dt.datetime | None = None, limit: int = 500) -> int:
+    """Locked deposits whose balance window passed unpaid are forfeited (the 定金 rule); the number goes back in
+    line. Returns how many were forfeited."""
+    at = at or now()
+    done = 0
+    for order_id in _due(
+        session, PresaleOrder.status == PresaleOrderStatus.LOCKED, PresaleOrder.balance_due_by <= at, limit=limit
+    ):
+        order = lock_order(session, order_id)
+        if (
+            order.status is PresaleOrderStatus.LOCKED
+            and order.balance_due_by is not None
+            and order.balance_due_by <= at
+        ):
+            _end_and_release(session, order, "forfeit", at=at)
+            record_audit(
+                session,
+                actor=None,
+                action="presale.forfeited",
+                entity_type="presale_order",
+                entity_id=str(order.id),
+                before={"status": "locked"},
+                after={"status": "forfeited"},
+            )
+            done += 1
     return done
 
 

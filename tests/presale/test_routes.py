@@ -13,7 +13,7 @@ from models import PresaleOrder, PresaleOrderStatus
 from storefront.clock import now
 from storefront.presale import routes, services
 from tests.conftest import login
-from tests.presale.conftest import shopper
+from tests.presale.conftest import shopper, terms
 
 pytestmark = pytest.mark.usefixtures("english_messages")
 
@@ -138,3 +138,13 @@ def test_a_saturated_store_answers_from_the_waiting_room_and_the_retry_orders_on
     again = client.post(f"/presale/{campaign.slug}/order", headers={"X-Request-Start": "t=not-a-time"})
     assert fresh.status_code == again.status_code == 303
     assert db.scalar(select(func.count()).select_from(PresaleOrder)) == 1
+
+
+def test_the_order_button_waits_for_the_servers_clock(client, db, catalog):
+    later = services.create_campaign(db, actor=None, terms=terms(
+        catalog.car_models[1].id, slug="soon", opens_at=now() + dt.timedelta(hours=1),
+        closes_at=now() + dt.timedelta(hours=2)))
+    login(client, shopper(db))
+    page = client.get(f"/presale/{later.slug}").get_data(as_text=True)
+    assert "data-presale-order disabled" in page and 'data-open="false"' in page
+    assert client.post(f"/presale/{later.slug}/order").status_code == 302  # refused, back to the launch page

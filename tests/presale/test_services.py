@@ -172,3 +172,15 @@ def test_board_counts_orders_by_state(app, db, campaign):
     _pay(app, db, orders[0])
     figures = services.board_figures(db, campaign)
     assert (figures.paid, figures.held, figures.waitlisted, figures.numbers_left) == (1, 2, 1, 0)
+
+
+def test_an_unpaid_balance_forfeits_the_binding_deposit_and_frees_the_number(app, db, campaign):
+    order = services.place_order(db, campaign=campaign, user=shopper(db))
+    _pay(app, db, order)
+    services.lock_now(db, order_id=order.id, user=order.user)
+    assert services.forfeit_overdue(db, at=order.balance_due_by - dt.timedelta(seconds=1)) == 0
+
+    assert services.forfeit_overdue(db, at=order.balance_due_by) == 1
+    assert order.status is PresaleOrderStatus.FORFEITED and order.launch_number is None
+    assert services.numbers_left(db, campaign.id) == 3
+    assert services.forfeit_overdue(db, at=order.balance_due_by) == 0  # once
