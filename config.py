@@ -124,6 +124,9 @@ class Config:
         # Checkout payment methods, comma-separated; list only those the Stripe account has enabled for CNY.
         self.STRIPE_PAYMENT_METHODS = env.get("STRIPE_PAYMENT_METHODS", "card,alipay,wechat_pay")
         self.RESERVATION_HOLD_MINUTES = _env_int("RESERVATION_HOLD_MINUTES", 30)
+        # Launch-day waiting room: an order that waited longer than this for a worker (X-Request-Start from the
+        # proxy) gets an instant "you are in the queue" page that re-sends it, instead of adding to the backlog.
+        self.PRESALE_QUEUE_SECONDS = float(env.get("PRESALE_QUEUE_SECONDS") or 3.0)
         # Mail: stored in the outbox, sent to the log unless MAIL_SERVER is set.
         self.MAIL_SERVER = env.get("MAIL_SERVER", "")
         self.MAIL_PORT = _env_int("MAIL_PORT", 587)

@@ -16,6 +16,7 @@ from models.catalog import (
 )
 from models.finance import QUOTE_VALIDITY, FinanceKind, FinanceProduct, Quote
 from models.payments import Payment, PaymentProvider, PaymentPurpose, PaymentStatus, WebhookEvent
+from models.presale import LaunchNumber, PresaleCampaign, PresaleOrder, PresaleOrderStatus
 from models.reservations import DepositKind, DepositPolicy, Reservation, ReservationError, ReservationStatus
 from models.shared import AuditLog, Event, FunnelStep, OutboxMessage, OutboxStatus, StoreSetting
 from models.staff import TrimPrice
@@ -33,6 +34,10 @@ __all__ = [
     "ApiIdempotentResponse",
     "ApiKey",
     "api_key_dealers",
+    "LaunchNumber",
+    "PresaleCampaign",
+    "PresaleOrder",
+    "PresaleOrderStatus",
     "DepositKind",
     "DepositPolicy",
     "Payment",

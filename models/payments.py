@@ -18,6 +18,7 @@ class PaymentPurpose(enum.Enum):
 
     RESERVATION_DEPOSIT = "reservation_deposit"
     TEST_DRIVE_DEPOSIT = "test_drive_deposit"
+    PRESALE_DEPOSIT = "presale_deposit"
 
 
 class PaymentStatus(enum.Enum):

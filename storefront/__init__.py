@@ -18,6 +18,7 @@ AREAS = (
     "accounts",
     "staff",
     "reservations",
+    "presale",
     "test_drives",
     "finance",
     "payments",

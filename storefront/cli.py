@@ -33,6 +33,7 @@ SEEDERS = (
     "storefront.test_drives.seed:seed_test_drives",
     "storefront.reservations.seed:seed_deposit_policies",
     "storefront.demo.allocation:seed_tour_allocation",  # after the catalog: the guided tour's own Koleos
+    "storefront.presale.seed:seed_presale",
     "storefront.demo.seed:seed_demo_history",  # last: its events point at catalog rows
 )
 

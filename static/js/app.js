@@ -16,6 +16,19 @@
   }
   setInterval(tickCountdowns, 1000);
 
+  // Waiting rooms: <form data-autosubmit="2500"> sends itself again after that many milliseconds.
+  document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
+    var delay = parseInt(form.getAttribute("data-autosubmit"), 10) || 3000;
+    window.setTimeout(function () { form.submit(); }, delay);
+  });
+
+  // Presale: the order button follows the server's clock, which the live part of the launch page reports.
+  document.addEventListener("htmx:afterSettle", function () {
+    var live = document.getElementById("presale-live");
+    var button = document.querySelector("[data-presale-order]");
+    if (live && button) button.disabled = live.getAttribute("data-open") !== "true";
+  });
+
   // Confirmation before destructive actions: <form data-confirm="Are you sure?">.
   document.addEventListener("submit", function (event) {
     var form = event.target;

@@ -98,9 +98,7 @@ def seeded_template(pg_admin_url: str) -> Iterator[str]:
     with engine.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
-        url = _database_url(pg_admin_url, name)
-        _run_flask(url, "db", "upgrade")
-        _run_flask(url, "seed")
+        migrate_and_seed(_database_url(pg_admin_url, name))
         yield name
     finally:
         with engine.connect() as conn:
@@ -182,6 +180,20 @@ class Browser:
     def csrf_token(self, path: str = "/account/login") -> str:
         """The session's CSRF token, read from a page with a form (the token is per session, not per form)."""
         return self.get(path, follow=True).csrf_token
+
+    def sign_in_as(self, user_id: int, session_token: str) -> Browser:
+        """Signed in without the form (no argon2 cost): the cookie the form would give. For load tests."""
+        from tests.system.sessions import signed_in_cookie
+
+        cookie = signed_in_cookie(
+            SECRET_KEY,
+            user_id=user_id,
+            session_token=session_token,
+            address=self.address,
+            user_agent=str(self.http.headers["User-Agent"]),
+        )
+        self.http.cookies.set("session", cookie, domain="127.0.0.1", path="/")
+        return self
 
     def sign_in(self, email: str, password: str = factories.TEST_PASSWORD) -> Browser:
         page = self.post("/account/login", {"email": email, "password": password})
@@ -267,65 +279,80 @@ def _wait_until_up(store: LiveStore) -> None:
     raise RuntimeError(f"store did not answer within {START_TIMEOUT_S} s:\n{store.log()[-4000:]}")
 
 
+def migrate_and_seed(database_url: str) -> None:
+    """`flask db upgrade` and `flask seed`, as `make run` does."""
+    _run_flask(database_url, "db", "upgrade")
+    _run_flask(database_url, "seed")
+
+
+def launch_store(database_url: str, log_path: Path, *, workers: int = 2, **settings: str) -> LiveStore:
+    """gunicorn with production settings on a free loopback port, on `database_url`; returns once it answers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "SECRET_KEY": SECRET_KEY,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        # Stores share the machine's Redis; their counters must not.
+        "RATELIMIT_KEY_PREFIX": database_url.rsplit("/", 1)[-1],
+        "TRUSTED_PROXY_COUNT": "1",
+        "PUBLIC_BASE_URL": "https://flagship.test",
+        "MAIL_SEND_INLINE": "0",
+        "LOG_LEVEL": "WARNING",
+        **settings,
+    }
+    for key in ("TEST_DATABASE_URL", "FLASK_DEBUG"):
+        env.pop(key, None)
+    command = [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--graceful-timeout",
+        "5",
+        "--timeout",
+        "30",
+        "wsgi:app",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own server
+            command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    store = LiveStore(f"http://127.0.0.1:{port}", database_url, env, process, log_path)
+    try:
+        _wait_until_up(store)
+    except BaseException:
+        store.stop()
+        raise
+    return store
+
+
 @pytest.fixture(scope="module")
 def _store_starter(
     pg_admin_url: str, seeded_template: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., LiveStore]]:
     """Starts stores (each on its own copy of the seeded database); stops them and drops their databases after."""
-    started: list[tuple[LiveStore, str]] = []
+    started: list[tuple[LiveStore | None, str]] = []
     admin = _admin_engine(pg_admin_url)
 
     def start(workers: int = 2, **settings: str) -> LiveStore:
         name = f"flagship_sys_{uuid.uuid4().hex[:10]}"
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{seeded_template}"')
-        database_url = _database_url(pg_admin_url, name)
-        port = free_port()
-        env = {
-            **os.environ,
-            "APP_ENV": "production",
-            "SECRET_KEY": SECRET_KEY,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": "redis://127.0.0.1:6379/0",
-            "RATELIMIT_KEY_PREFIX": name,  # stores share the machine's Redis; their counters must not
-            "TRUSTED_PROXY_COUNT": "1",
-            "PUBLIC_BASE_URL": "https://flagship.test",
-            "MAIL_SEND_INLINE": "0",
-            "LOG_LEVEL": "WARNING",
-            **settings,
-        }
-        for key in ("TEST_DATABASE_URL", "FLASK_DEBUG"):
-            env.pop(key, None)
+        started.append((None, name))
         log_path = tmp_path_factory.mktemp("store") / "gunicorn.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(  # noqa: S603 - our own server
-                [
-                    PYTHON,
-                    "-m",
-                    "gunicorn",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    str(workers),
-                    "--graceful-timeout",
-                    "5",
-                    "--timeout",
-                    "30",
-                    "wsgi:app",
-                ],
-                cwd=BASE_DIR,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        store = LiveStore(f"http://127.0.0.1:{port}", database_url, env, process, log_path)
-        started.append((store, name))
-        _wait_until_up(store)
+        store = launch_store(_database_url(pg_admin_url, name), log_path, workers=workers, **settings)
+        started[-1] = (store, name)
         return store
 
     yield start
     for store, name in started:
-        store.stop()
+        if store is not None:
+            store.stop()
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()

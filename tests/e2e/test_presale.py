@@ -1,0 +1,59 @@
+"""Launch day in a browser: a shopper without a mobile is sent to the profile, orders a launch edition, pays
+the 订金 on the demo page, locks it (now a 定金) and sees the inflated balance; in Chinese and on a phone."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from models import PresaleOrder
+from storefront.extensions import db
+from tests import factories
+from tests.e2e.conftest import assert_fits_the_phone, screenshot
+from tests.e2e.test_reservations import sign_in
+
+
+def test_a_shopper_orders_a_launch_edition_pays_and_locks(page, phone_page, live_app):
+    with live_app.app_context():
+        factories.make_user(db.session, email="launch-fan@example.com", session_token="e2e-presale")
+        db.session.commit()
+    sign_in(page, "launch-fan@example.com", factories.TEST_PASSWORD)
+
+    page.goto("/presale/mach-e-launch")
+    expect(page.locator("h1")).to_have_text("Mustang Mach-E Launch Edition")
+    expect(page.locator(".presale-left")).to_contain_text("/ 1000 launch editions left")
+    page.get_by_role("button", name="Order now").click()
+    expect(page).to_have_url(re.compile(r"/account/profile"))  # no mobile yet: one order per mobile
+    expect(page.locator(".flash-error")).to_contain_text("mainland mobile number")
+    page.get_by_label("Mobile number").fill("13912345678")
+    page.get_by_role("button", name=re.compile("Save")).first.click()
+
+    page.goto("/presale/mach-e-launch")
+    page.get_by_role("button", name="Order now").click()
+    expect(page.locator(".presale-order .status")).to_have_text("Launch number held")
+    number = page.locator(".launch-number strong").inner_text()
+    assert re.fullmatch(r"\d{4}", number)
+    screenshot(page, "presale-01-held")
+    page.get_by_role("button", name="Pay the deposit").click()
+    expect(page).to_have_url(re.compile(r"/payments/demo/"))
+    expect(page.locator("h1")).to_have_text(f"Pay the deposit for launch number {number}")
+    page.get_by_role("button", name="Pay ¥999.00 (demo)").click()
+
+    expect(page.locator(".presale-order .status")).to_have_text("Deposit paid")
+    page.get_by_role("button", name="中文").click()
+    expect(page.locator(".presale-order")).to_contain_text("订金已支付")  # refundable for 7 days: 订金
+    screenshot(page, "presale-02-paid-zh")
+    page.get_by_role("button", name="立即锁单").click()
+    expect(page.locator(".presale-order .status")).to_have_text("定金已锁定")  # binding now: 定金
+    expect(page.locator(".presale-order")).to_contain_text("¥281,000")  # ¥286,000 less the ¥5,000 credit
+    assert "订金" not in page.locator(".presale-order").inner_text()
+    screenshot(page, "presale-03-locked-zh")
+    with live_app.app_context():
+        order = db.session.query(PresaleOrder).filter_by(launch_number=int(number)).one()
+        assert order.status.value == "locked"
+
+    phone_page.goto("/presale/mach-e-launch")
+    expect(phone_page.locator("h1")).to_have_text("Mustang Mach-E 首发纪念版")
+    assert_fits_the_phone(phone_page)
+    screenshot(phone_page, "presale-04-launch-phone")

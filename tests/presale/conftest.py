@@ -1,0 +1,49 @@
+"""Fixtures of the presale tests: a campaign on the small catalog and shoppers with a mainland mobile."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.orm import Session
+
+import models
+from storefront.clock import now
+from storefront.presale import services
+from tests import factories
+from tests.payments.stripe_fake import english_messages  # noqa: F401
+
+_phones = itertools.count(13800000000)
+
+
+def terms(car_model_id: int, **overrides: object) -> services.CampaignTerms:
+    """A ¥199,800 launch edition: ¥999 deposit counted as ¥5,000, 7 refundable days; open now for a day."""
+    start = now() - dt.timedelta(minutes=1)
+    values: dict[str, object] = {
+        "slug": "koleos-launch",
+        "car_model_id": car_model_id,
+        "name_en": "Launch Edition",
+        "name_zh": "首发版",
+        "edition_size": 3,
+        "presale_price": Decimal("199800.00"),
+        "deposit_amount": Decimal("999.00"),
+        "deposit_credit": Decimal("5000.00"),
+        "opens_at": start,
+        "closes_at": start + dt.timedelta(days=1),
+        "refundable_days": 7,
+        "benefits_zh": "终身免费保养",
+    }
+    values.update(overrides)
+    return services.CampaignTerms(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def campaign(db: Session, catalog: factories.Catalog) -> models.PresaleCampaign:
+    return services.create_campaign(db, actor=None, terms=terms(catalog.car_models[0].id))
+
+
+def shopper(db: Session, n: int | None = None) -> models.User:
+    number = next(_phones)
+    return factories.make_user(db, email=f"p{number}@example.com", phone=str(number))

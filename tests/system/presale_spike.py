@@ -1,0 +1,208 @@
+"""A launch-day spike against a running store: shoppers signed in beforehand press "order" at the opening second.
+
+Used by the CI-sized system test (tests/system/test_presale_spike.py) and by `make bench presale`
+(tests/load/bench_presale.py); it reports what it saw and checks the database, it does not assert timings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+import models
+from models import LaunchNumber, PresaleOrder, PresaleOrderStatus
+from models.base import utcnow
+from storefront.presale import services
+from tests.system.conftest import Browser, LiveStore
+
+MAX_ATTEMPTS = 30  # a shopper's page retries at most this often (each after the store's Retry-After)
+
+
+@dataclass
+class SpikeResult:
+    shoppers: int
+    edition: int
+    seconds: float
+    latencies_ms: list[float]
+    statuses: Counter[int]
+    orders: Counter[PresaleOrderStatus]
+    numbers: list[int]
+    browse_latencies_ms: list[float] = field(default_factory=list)
+    browse_statuses: Counter[int] = field(default_factory=Counter)
+    queue_answers: int = 0  # "you are in the queue" (202) answers, each followed by the page's own retry
+
+    def percentile(self, values: list[float], q: float) -> float:
+        if not values:
+            return 0.0
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status >= 500) + sum(
+            n for status, n in self.browse_statuses.items() if status >= 500
+        )
+
+    def table(self) -> str:
+        p = self.percentile
+        lines = [
+            f"shoppers {self.shoppers}, edition {self.edition}: all answered in {self.seconds:.1f} s "
+            f"({self.shoppers / self.seconds:.0f} orders/s)",
+            f"order latency ms: p50 {p(self.latencies_ms, 0.5):.0f}  p95 {p(self.latencies_ms, 0.95):.0f}  "
+            f"p99 {p(self.latencies_ms, 0.99):.0f}  max {max(self.latencies_ms, default=0):.0f}",
+            f"final answers: {dict(sorted(self.statuses.items()))}; waiting-room answers on the way: "
+            f"{self.queue_answers}",
+            f"orders: held {self.orders[PresaleOrderStatus.HELD]}, "
+            f"waitlisted {self.orders[PresaleOrderStatus.WAITLISTED]}, "
+            f"numbers {len(self.numbers)} distinct {len(set(self.numbers))}",
+            f"catalog during the spike: {len(self.browse_latencies_ms)} pages, p95 "
+            f"{p(self.browse_latencies_ms, 0.95):.0f} ms, answers {dict(self.browse_statuses)}",
+            f"5xx: {self.server_errors}",
+        ]
+        return "\n".join(lines)
+
+
+def open_campaign(store: LiveStore, *, edition: int) -> str:
+    """A campaign that opened a minute ago on the store's first model; returns its slug."""
+    slug = f"launch-{uuid.uuid4().hex[:8]}"
+    start = utcnow() - dt.timedelta(minutes=1)
+    with store.db() as session:
+        model_id = session.scalar(sa.select(models.CarModel.id).order_by(models.CarModel.id).limit(1))
+        assert model_id is not None
+        services.create_campaign(
+            session,
+            actor=None,
+            terms=services.CampaignTerms(
+                slug=slug,
+                car_model_id=model_id,
+                name_en="Launch Edition",
+                name_zh="首发版",
+                edition_size=edition,
+                presale_price=Decimal("199800.00"),
+                deposit_amount=Decimal("999.00"),
+                deposit_credit=Decimal("5000.00"),
+                opens_at=start,
+                closes_at=start + dt.timedelta(days=1),
+            ),
+        )
+    return slug
+
+
+def make_shoppers(store: LiveStore, count: int) -> list[tuple[int, str]]:
+    """`count` shoppers with a mainland mobile, made in one statement; (id, session token) each."""
+    tag = uuid.uuid4().hex[:6]
+    rows = [
+        {
+            "email": f"spike-{tag}-{i}@example.com",
+            "password_hash": "not-a-hash",
+            "name": f"S{i}",
+            "phone": f"13{i % 10}{i:08d}"[:11],
+            "role": models.Role.CUSTOMER,
+            "session_token": uuid.uuid4().hex,
+            "is_active": True,
+            "created_at": utcnow(),
+        }
+        for i in range(count)
+    ]
+    with store.db() as session:
+        ids = session.scalars(
+            sa.insert(models.User).returning(models.User.id, sort_by_parameter_order=True), rows
+        ).all()
+    return [(user_id, row["session_token"]) for user_id, row in zip(ids, rows, strict=True)]
+
+
+def run_spike(
+    store: LiveStore, *, shoppers: int, edition: int, ramp_s: float, connections: int, browsers_for_catalog: int = 2
+) -> SpikeResult:
+    slug = open_campaign(store, edition=edition)
+    accounts = make_shoppers(store, shoppers)
+    browsers = [store.browser().sign_in_as(user_id, token) for user_id, token in accounts]
+
+    # Before the clock starts: every shopper has the launch page open (and so a CSRF token).
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        tokens = list(pool.map(lambda b: b.csrf_token(f"/presale/{slug}"), browsers))
+
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    stop_browsing = threading.Event()
+    browse_latencies: list[float] = []
+    browse_statuses: Counter[int] = Counter()
+
+    def browse(browser: Browser) -> None:
+        pages = ["/", "/models", "/models?city=shanghai", f"/presale/{slug}/live"]
+        i = 0
+        while not stop_browsing.is_set() and i < 10_000:
+            started = time.perf_counter()
+            try:
+                status = browser.get(pages[i % len(pages)]).status
+            except Exception:  # noqa: BLE001 - a refused connection is a failure to count, not to raise
+                status = 599
+            with lock:
+                browse_latencies.append((time.perf_counter() - started) * 1000)
+                browse_statuses[status] += 1
+            i += 1
+
+    opening = time.perf_counter() + 0.2
+
+    def order(index: int) -> None:
+        delay = opening + ramp_s * index / shoppers - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        started = time.perf_counter()
+        try:
+            status = (
+                browsers[index]
+                .post(f"/presale/{slug}/order", {"csrf_token": tokens[index]}, csrf_from=f"/presale/{slug}")
+                .status
+            )
+        except Exception:  # noqa: BLE001 - a refused or timed-out request is counted as a failure
+            status = 599
+        with lock:
+            latencies.append((time.perf_counter() - started) * 1000)
+            statuses[status] += 1
+
+    catalog_viewers = [store.browser() for _ in range(browsers_for_catalog)]
+    with ThreadPoolExecutor(max_workers=browsers_for_catalog) as browsing:
+        for viewer in catalog_viewers:
+            browsing.submit(browse, viewer)
+        with ThreadPoolExecutor(max_workers=connections) as pool:
+            list(pool.map(order, range(shoppers)))
+        seconds = time.perf_counter() - opening
+        stop_browsing.set()
+
+    with store.db() as session:
+        campaign_id = session.scalar(sa.select(models.PresaleCampaign.id).where(models.PresaleCampaign.slug == slug))
+        rows = session.execute(
+            sa.select(PresaleOrder.status, PresaleOrder.launch_number).where(PresaleOrder.campaign_id == campaign_id)
+        ).all()
+        taken = session.scalars(
+            sa.select(LaunchNumber.number).where(
+                LaunchNumber.campaign_id == campaign_id, LaunchNumber.order_id.is_not(None)
+            )
+        ).all()
+    assert sorted(taken) == sorted(n for _, n in rows if n is not None)
+    return SpikeResult(
+        shoppers=shoppers,
+        edition=edition,
+        seconds=seconds,
+        latencies_ms=latencies,
+        statuses=statuses,
+        orders=Counter(status for status, _ in rows),
+        numbers=[n for _, n in rows if n is not None],
+        browse_latencies_ms=browse_latencies,
+        browse_statuses=browse_statuses,
+    )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
