@@ -65,7 +65,8 @@ def test_hsts_on_every_response_and_no_store_on_signed_in_pages(demo_store: Live
     responses = [
         anonymous.get("/"), anonymous.get("/models"), anonymous.get("/no-such-page"),
         anonymous.get("/static/css/app.css"), anonymous.get("/account/profile"), anonymous.get("/demo/"),
-        anonymous.post("/account/logout", csrf_from="/account/login"), anonymous.post("/account/logout", {"csrf_token": "x"}),
+        anonymous.post("/account/logout", csrf_from="/account/login"),
+        anonymous.post("/account/logout", {"csrf_token": "x"}),
         shopper.get("/account/profile"), shopper.get("/reservations/mine"), shopper.get("/test-drives/mine"),
         admin.get("/staff/vehicles"), admin.get("/staff/users"), admin.get("/staff/reservations/"),
         admin.get("/staff/vehicles/export.csv"), admin.get("/staff/insights/export.csv"),
