@@ -41,6 +41,14 @@ def record_audit(
 # marked as a code, and the language check in tests/test_i18n.py tells which one to add.
 
 ACTION_LABELS = {
+    "api_key.create": _l("API key created"),
+    "api_key.revoke": _l("API key revoked"),
+    "presale.campaign_created": _l("Presale set up"),
+    "presale.deposit_paid": _l("Presale deposit paid"),
+    "presale.locked_by_shopper": _l("Presale order locked by the shopper"),
+    "presale.cancelled": _l("Presale order cancelled"),
+    "presale.forfeited": _l("Presale deposit forfeited"),
+    "vehicle.retire": _l("Vehicle retired"),
     "demo.clock": _l("Demo clock moved"),
     "deposit_policy.save": _l("Deposit terms saved"),
     "finance_product.create": _l("Finance product added"),
@@ -68,7 +76,8 @@ ENTITY_LABELS = {
     "showroom": lazy_pgettext("audit record", "Showroom"), "finance_product": _l("Finance product"),
     "reservation": _l("Reservation"), "store_setting": _l("Store setting"),
     "test_drive_booking": _l("Test-drive booking"), "trim": _l("Trim"), "user": _l("User"),
-    "vehicle": _l("Vehicle"),
+    "vehicle": _l("Vehicle"), "api_key": _l("API key"), "presale_campaign": _l("Presale"),
+    "presale_order": _l("Presale order"),
 }
 FIELD_LABELS = {
     "status": _l("Status"), "vehicle_status": _l("Vehicle status"), "refund": _l("Refunded amount"),
@@ -81,6 +90,7 @@ FIELD_LABELS = {
     "price_credit": _l("Counts towards the price"), "is_active": _l("Active"), "vin": _l("VIN"),
     "trim_id": _l("Trim number"), "trim": _l("Trim"), "showroom": lazy_pgettext("audit record", "Showroom"),
     "colour": _l("Colour"), "role": _l("Role"), "name": _l("Name"),
+    "number": _l("Launch number"), "edition_size": _l("Launch edition size"), "deposit": _l("Deposit amount"),
 }
 VALUE_LABELS = {
     # reservations
@@ -94,6 +104,10 @@ VALUE_LABELS = {
     # test drives
     "booked": lazy_pgettext("status", "booked"), "picked_up": lazy_pgettext("status", "out on a drive"),
     "returned": lazy_pgettext("status", "returned"), "no_show": lazy_pgettext("status", "no-show"),
+    # presale orders
+    "held": lazy_pgettext("status", "number held"), "paid": lazy_pgettext("status", "deposit paid"),
+    "locked": lazy_pgettext("status", "locked"), "forfeited": lazy_pgettext("status", "forfeited"),
+    "waitlisted": lazy_pgettext("status", "on the waitlist"),
     # deposit kinds, flags
     "refundable": _l("Refundable deposit (订金)"), "binding": _l("Binding deposit (定金)"),
     "True": lazy_pgettext("flag", "yes"), "False": lazy_pgettext("flag", "no"),

@@ -110,7 +110,8 @@ def test_every_timer_runs_a_command_the_app_has():
     app = create_app(config.TestingConfig())
     timers = sorted((DEPLOY / "systemd").glob("flagship-*.timer"))
     assert {t.name for t in timers} == {f"flagship-{name}.timer" for name in (
-        "reservations-expire", "test-drives-remind", "test-drives-expire", "outbox-send", "staff-apply-prices")}
+        "reservations-expire", "test-drives-remind", "test-drives-expire", "outbox-send", "staff-apply-prices",
+        "presale-expire", "presale-lock", "api-forget-idempotent-responses")}
     for timer in timers:
         unit = re.search(r"^Unit=flagship-job@([a-z-]+):([a-z-]+)\.service$", timer.read_text(), re.M)
         assert unit, timer.name

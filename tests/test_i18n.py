@@ -126,6 +126,7 @@ LATIN_ALLOWED_IN_CHINESE = frozenset({
     "Mustang", "Mach-E", "EcoBoost", "SYNC", "FordPass", "Wi-Fi", "Stripe", "ST", "GT", "ST-Line",
     # body, powertrain and gearbox codes
     "SUV", "MPV", "EV", "HEV", "PHEV", "BEV", "CVT", "E-CVT", "AT", "MT",
+    "API",  # the staff menu's API 密钥 (keys of the inventory API): the word Chinese developers use
     # identifiers and file formats
     "VIN", "CSV", "ICS", "ID", "QR", "MB", "UTF-8",
     # model names sold in China under their Latin name
@@ -237,6 +238,8 @@ def _one_of_everything(app: Flask, session: Session) -> tuple[dict[str, object],
     from storefront.finance import services as finance
     from storefront.finance.quoting import QuoteInputs
     from storefront.payments import services as payments
+    from storefront.presale import services as presale
+    from storefront.presale.seed import DEMO_SLUG
     from storefront.reservations import services as reservations
     from storefront.test_drives import self_service
     from storefront.test_drives import services as test_drives
@@ -288,6 +291,9 @@ def _one_of_everything(app: Flask, session: Session) -> tuple[dict[str, object],
         reservations.save_policy(session, car_model=kadjar, amount=policy.amount, kind=policy.kind,
                                  refund_window_days=policy.refund_window_days + 1, price_credit=policy.price_credit,
                                  is_active=True, by=admin)  # an audit entry with fields and codes to label
+        shopper.phone = shopper.phone or "13800138000"  # one presale order per mainland mobile
+        launch = presale.get_campaign(session, DEMO_SLUG)
+        presale_order = presale.place_order(session, campaign=launch, user=shopper, at=launch.opens_at)
     session.flush()
     values: dict[str, object] = {
         "slug": "kadjar", "model_slug": "kadjar", "trim_id": trim.id, "model_id": kadjar.id,
@@ -303,6 +309,11 @@ def _one_of_everything(app: Flask, session: Session) -> tuple[dict[str, object],
         "test_drives.reschedule": {"reference": drive.reference},
         "reservations.review": {"vehicle": vehicles[2].id},
         "finance.find_quote": {"code": quote.reference},
+        "presale.launch": {"slug": DEMO_SLUG},
+        "presale.live": {"slug": DEMO_SLUG},
+        "presale.order": {"slug": DEMO_SLUG},
+        "presale_staff.board": {"slug": DEMO_SLUG},
+        "presale.order_detail": {"order_id": presale_order.id},
     }
     values["by_endpoint"] = by_endpoint
     extra = [
