@@ -63,6 +63,7 @@ LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 NAV_EXTRAS = (
     ("test_drives.index", _l("Test drive")),
     ("finance.index", _l("Finance & lease")),
+    ("presale.index", _l("Launch presale")),
 )
 
 

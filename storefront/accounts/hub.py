@@ -1,4 +1,4 @@
-"""The "我的" (My account) hub: a member's reservations, test drives and saved quotes on one page.
+"""The "我的" (My account) hub: a member's reservations, test drives, saved quotes and presale orders on one page.
 
 Each list belongs to its own area; the hub asks that area's read-side function for the newest few, and an area
 that is not installed is simply left out.
@@ -25,6 +25,8 @@ class Hub:
     test_drive_count: int = 0
     quotes: list[Any] = field(default_factory=list)
     quote_count: int = 0
+    presale_orders: list[Any] = field(default_factory=list)
+    presale_count: int = 0
 
 
 def overview(session: Session, *, user: User) -> Hub:
@@ -49,4 +51,9 @@ def overview(session: Session, *, user: User) -> Hub:
 
         quotes = finance_services.quotes_of(session, user=user)
         hub.quotes, hub.quote_count = quotes[:SHOWN], len(quotes)
+    if "presale.mine" in views:
+        from storefront.presale import services as presale_services
+
+        orders = presale_services.orders_of(session, user_id=user.id)
+        hub.presale_orders, hub.presale_count = orders[:SHOWN], len(orders)
     return hub

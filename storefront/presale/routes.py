@@ -93,6 +93,18 @@ def _own_order_or_404(order_id: int) -> PresaleOrder:
 # --- shopper pages ------------------------------------------------------------------------------------------
 
 
+@bp.get("/")
+def index() -> str | Response:
+    """Presales open now or opening soon; the only one goes straight to its launch page."""
+    at = clock.now()
+    campaigns = db.session.scalars(
+        select(PresaleCampaign).where(PresaleCampaign.closes_at > at).order_by(PresaleCampaign.opens_at)
+    ).all()
+    if len(campaigns) == 1:
+        return redirect(url_for("presale.launch", slug=campaigns[0].slug))
+    return render_template("presale/index.html", campaigns=campaigns, now=at)
+
+
 @bp.get("/<slug>")
 def launch(slug: str) -> str:
     campaign = _campaign_or_404(slug)
@@ -221,10 +233,7 @@ def _shopper_move(order_id: int, move: Any, done: str) -> Response:
 @bp.get("/mine")
 @login_required
 def mine() -> str:
-    orders = db.session.scalars(
-        select(PresaleOrder).where(PresaleOrder.user_id == current_user.id).order_by(PresaleOrder.id.desc())
-    ).all()
-    return render_template("presale/mine.html", orders=orders)
+    return render_template("presale/mine.html", orders=services.orders_of(db.session, user_id=current_user.id))
 
 
 # --- staff --------------------------------------------------------------------------------------------------

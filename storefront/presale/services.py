@@ -22,7 +22,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import CarModel, FunnelStep, Payment, PaymentPurpose, User
@@ -206,6 +206,14 @@ def order_of(session: Session, *, campaign_id: int, user_id: int) -> PresaleOrde
     return session.scalar(
         select(PresaleOrder).where(PresaleOrder.campaign_id == campaign_id, PresaleOrder.user_id == user_id)
     )
+
+
+def orders_of(session: Session, *, user_id: int) -> list[PresaleOrder]:
+    """A shopper's presale orders, newest first, with their campaigns."""
+    return list(session.scalars(
+        select(PresaleOrder).where(PresaleOrder.user_id == user_id).order_by(PresaleOrder.id.desc())
+        .options(selectinload(PresaleOrder.campaign))
+    ))
 
 
 def waitlist_position(session: Session, order: PresaleOrder) -> int | None:

@@ -315,7 +315,7 @@ def launch_store(database_url: str, log_path: Path, *, workers: int = 2, **setti
         "--graceful-timeout",
         "5",
         "--timeout",
-        "30",
+        "90",  # a demo reset rebuilds the whole store in one request
         "wsgi:app",
     ]
     with log_path.open("wb") as log:

@@ -16,6 +16,7 @@ import models
 from tests.system.conftest import Browser, LiveStore, at_once
 
 CODE = "system-test-presenter-code-7f3a"
+RESET_TIMEOUT_S = 90
 DEMO_SECRETS = ("@flagship.demo", "demo-admin-2026", "demo-staff-2026", "demo-shopper-2026")
 RESET_ROUNDS = 3
 RESETTERS = 3  # one per worker
@@ -88,10 +89,11 @@ def test_concurrent_demo_resets_one_wins_the_others_409(demo_store: LiveStore) -
         tokens = [admin.csrf_token("/staff/insights/demo/reset/confirm") for admin in admins]
         bystander = demo_store.browser().sign_in(demo_store.new_user().email)
         pages = at_once([
+            # A reset rebuilds and reseeds the whole store: it may take far longer than a page (timeout 90 s).
             lambda a=a, t=t: a.post("/staff/insights/demo/reset", {"confirm": "yes", "csrf_token": t},
-                                    csrf_from="/staff/insights/demo/reset/confirm")
+                                    csrf_from="/staff/insights/demo/reset/confirm", timeout=RESET_TIMEOUT_S)
             for a, t in zip(admins, tokens, strict=True)
-        ])
+        ], timeout=RESET_TIMEOUT_S + 10)
         statuses = [page.status for page in pages]
         winners = [page for page in pages if page.status == 302 and page.response.headers["Location"] == "/demo/"]
         assert len(winners) == 1, statuses

@@ -2,7 +2,8 @@
 and every effect happens exactly once.
 
 The systemd timers (deploy/systemd) start `flask reservations expire`, `flask test-drives remind`,
-`flask test-drives expire`, `flask outbox send` and `flask staff apply-prices` on every app host at the same
+`flask test-drives expire`, `flask outbox send`, `flask staff apply-prices`, `flask presale expire` and
+`flask presale lock` on every app host at the same
 second. Here three spawned processes, each with its own production app, run the real CLI commands. To be sure
 they race rather than take turns, the test holds an EXCLUSIVE lock on the table each job claims rows in,
 releases it only once all three are queued behind it, and then checks the database: each due row changed
@@ -47,6 +48,8 @@ JOBS = {
     "test-drives remind": ("test_drive_bookings", r"queued (\d+) reminder"),
     "test-drives expire": ("test_drive_bookings", r"expired (\d+) unpaid"),
     "staff apply-prices": ("trim_prices", r"price changes applied: (\d+)"),
+    "presale expire": ("presale_orders", r"presale holds expired: (\d+)"),
+    "presale lock": ("presale_orders", r"presale deposits locked: (\d+)"),
     "outbox send": ("outbox_messages", r"sent (\d+),"),  # last: it sends what the others queued
 }
 
@@ -164,10 +167,34 @@ def _make_due_work(app: Flask) -> dict[str, int]:
                                          price=Decimal("150000") + i) for i in range(DUE))
         session.add_all(models.OutboxMessage(to_address=f"o{i}-{tag}@jobs.test", subject="s", body_text="t",
                                              body_html="<p>t</p>", kind="test") for i in range(DUE))
+        _add_presale_orders(session, catalog, tag)
         session.commit()
     # outbox send: the messages above, the reservations' mail and the jobs' own (counted before it runs)
     return {"reservations expire": DUE, "test-drives remind": DUE, "test-drives expire": DUE,
-            "staff apply-prices": DUE, "outbox send": 0}
+            "staff apply-prices": DUE, "presale expire": DUE, "presale lock": DUE, "outbox send": 0}
+
+
+def _add_presale_orders(session: Session, catalog: factories.Catalog, tag: str) -> None:
+    """An edition of 2 x DUE numbers: DUE holds that lapsed, DUE paid deposits whose refundable period ended, and
+    DUE shoppers waiting in line for the numbers the lapsed holds give back."""
+    from storefront.presale import services as presale
+
+    now = dt.datetime.now(dt.UTC)
+    campaign = presale.create_campaign(session, actor=None, terms=presale.CampaignTerms(
+        slug=f"jobs-{tag}", car_model_id=catalog.car_models[0].id, name_en="Launch", name_zh="首发",
+        edition_size=2 * DUE, presale_price=Decimal("200000.00"), deposit_amount=Decimal("999.00"),
+        deposit_credit=Decimal("5000.00"), opens_at=now - dt.timedelta(hours=1), closes_at=now + dt.timedelta(days=1)))
+    shoppers = [factories.make_user(session, email=f"p{i}-{tag}@jobs.test", phone=f"139{i:08d}")
+                for i in range(3 * DUE)]
+    orders = [presale.place_order(session, campaign=campaign, user=shopper, at=now) for shopper in shoppers]
+    lapsed, paid = orders[:DUE], orders[DUE:2 * DUE]
+    for order in lapsed:
+        order.hold_expires_at = now - dt.timedelta(minutes=1)
+    for order in paid:
+        order.status = models.PresaleOrderStatus.PAID
+        order.paid_at = now - dt.timedelta(days=8)
+        order.refundable_until = now - dt.timedelta(minutes=1)
+    session.flush()
 
 
 def _add_drives(session: Session, catalog: factories.Catalog, users: list[models.User], tag: str) -> None:
@@ -233,3 +260,12 @@ def _check_effects_happened_once(app: Flask, expected: dict[str, int]) -> None:
         kinds = Counter(kind for _to, kind, _status, _attempts in mail)
         assert kinds["test"] == DUE and sum(1 for k in kinds.elements() if "remind" in k) == DUE
         assert {(status, attempts) for *_, status, attempts in mail} == {(models.OutboxStatus.SENT, 1)}
+
+        # Presale: each lapsed hold expired once and its number went to one waiting shopper; each due deposit
+        # locked once; no number is held twice.
+        presale = Counter(session.scalars(sa.select(models.PresaleOrder.status)))
+        assert presale == {models.PresaleOrderStatus.EXPIRED: DUE, models.PresaleOrderStatus.HELD: DUE,
+                           models.PresaleOrderStatus.LOCKED: DUE}
+        numbers = session.scalars(sa.select(models.PresaleOrder.launch_number)
+                                  .where(models.PresaleOrder.launch_number.is_not(None))).all()
+        assert sorted(numbers) == list(range(1, 2 * DUE + 1))
