@@ -20,6 +20,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterator
@@ -51,6 +52,8 @@ SEED_INSTANT = dt.datetime(2026, 11, 22, 16, 0, tzinfo=dt.UTC)  # 2026-11-23 00:
 RESET_LOCK_ID = 0x466C6167_0001
 REBUILD_GATE_ID = 0x466C6167_0002
 GATE_WAIT_SECONDS = 20.0  # a reset takes ~2 s; a request waits at most this long for one to finish
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -154,15 +157,47 @@ def wait_for_running_reset() -> None:
 
 def drop_everything(engine: Engine) -> None:
     """Every table, including ones no model declares any more and alembic_version."""
+    if engine.dialect.name == "postgresql":
+        _drop_schema(engine)
+        return
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL lock_timeout = '15s'"))
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-            return
         existing = MetaData()
         existing.reflect(conn)
         existing.drop_all(conn)
+
+
+DROP_ATTEMPTS = 6
+
+
+def _drop_schema(engine: Engine) -> None:
+    """DROP SCHEMA public, ending whatever session of this database still holds a lock on a table after a few
+    seconds: the gate lets no new request in, so such a session is stuck (left idle in a transaction), and
+    everything it holds is about to be dropped anyway. Each one is logged with what it was doing."""
+    for attempt in range(1, DROP_ATTEMPTS + 1):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("SET LOCAL lock_timeout = '3s'"))
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+            return
+        except OperationalError:
+            if attempt == DROP_ATTEMPTS:
+                raise
+            _end_sessions_holding_tables(engine)
+
+
+def _end_sessions_holding_tables(engine: Engine) -> None:
+    with engine.connect() as conn:
+        stuck = conn.execute(text(
+            "SELECT a.pid, a.state, left(a.query, 200) FROM pg_stat_activity a "
+            "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND EXISTS ("
+            "  SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE l.pid = a.pid AND n.nspname = 'public')"
+        )).all()
+        for pid, state, query in stuck:
+            log.warning("demo reset: ending session %s (%s) that holds a table: %s", pid, state, query)
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        conn.commit()
 
 
 def pin_seed_timestamps(session: Session, *, since: dt.datetime, until: dt.datetime) -> int:
