@@ -9,13 +9,14 @@ inline style (the CSP forbids it), no ids (several drawings share a page).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from markupsafe import Markup, escape
 
-View = Literal["side", "front", "rear", "interior"]
-VIEWS: tuple[View, ...] = ("side", "front", "rear", "interior")
+View = Literal["side", "front34", "front", "rear", "interior"]
+VIEWS: tuple[View, ...] = ("side", "front34", "front", "rear", "interior")
 DEFAULT_PAINT = "#8A9099"
 GROUND = 124.0
 
@@ -92,7 +93,8 @@ def draw(*, slug: str, brand: str, body_type: str, view: View = "side", paint: s
     shape = shape_for(slug, body_type)
     details = BRANDS.get(brand, BRANDS["ford"])
     colour = paint if paint and _is_hex(paint) else DEFAULT_PAINT
-    body = {"side": _side, "front": _front, "rear": _rear, "interior": _interior}[view](shape, details, colour, brand)
+    body = {"side": _side, "front34": _front34, "front": _front, "rear": _rear,
+            "interior": _interior}[view](shape, details, colour, brand)
     a11y = f'role="img" aria-label="{escape(label)}"' if label else 'aria-hidden="true" focusable="false"'
     return Markup(  # noqa: S704 - numbers and escaped text only
         f'<svg class="car-svg car-svg-{view}" viewBox="0 0 320 140" width="320" height="140" {a11y} '
@@ -132,37 +134,54 @@ def _towards(x: float, y: float, tx: float, ty: float, length: float) -> tuple[f
     return x + (tx - x) * length / d, y + (ty - y) * length / d
 
 
+def _profile(s: Shape) -> tuple[list[tuple[float, float]], list[tuple[float, float]], float, float]:
+    """The body seen from the left, in (units behind the nose, height above the ground): its outline, the side
+    glass, where the roof begins and where it ends."""
+    length = s.length
+    nose_top = s.belt - (4 if s.back == "box" else 8)
+    screen_foot = s.hood
+    roof_front = screen_foot + s.screen
+    if s.back == "box":
+        roof_back, tail_top = length - 10, s.roof - 6
+        tail = [(length - 4, tail_top), (length, s.belt - 4)]
+    elif s.back == "hatch":
+        roof_back, tail_top = length - 22, s.roof - 10
+        tail = [(length - 6, tail_top), (length, s.belt - 6)]
+    elif s.back == "notch":
+        roof_back = length - 78
+        tail = [(length - 44, s.belt + 2), (length - 2, s.belt), (length, s.belt - 8)]
+    else:  # fastback: the roof slopes into a short tail
+        roof_back = roof_front + (length - roof_front) * 0.32
+        tail = [(length - 12, s.belt + 4), (length, s.belt - 4)]
+    outline = [
+        (2, s.sill + 2), (0, nose_top), (screen_foot, s.belt + 2), (roof_front, s.roof), (roof_back, s.roof), *tail,
+        (length, s.sill + 2), (length - 6, s.sill), (6, s.sill),
+    ]
+    # Side glass: from the windscreen's foot to the back, under the roof line.
+    glass_top = s.roof - 5
+    back_glass = {"box": roof_back - 2, "hatch": roof_back + 2, "notch": length - 50, "fast": length - 30}[s.back]
+    back_glass_top = roof_back - 4 if s.back != "fast" else roof_back
+    glass = [(screen_foot + 10, s.belt + 3), (roof_front + 3, glass_top), (back_glass_top, glass_top),
+             (back_glass, s.belt + 3)]
+    return outline, glass, roof_front, roof_back
+
+
+def _wheel_places(s: Shape) -> tuple[float, float]:
+    """The front and rear axles, in units behind the nose."""
+    return min(s.hood * 0.55, 44) + 8, s.length - max(38, s.length * 0.17)
+
+
 def _side(s: Shape, d: dict[str, str], paint: str, brand: str) -> str:
     """Seen from the left, nose on the left."""
     left = (320 - s.length) / 2
     right = left + s.length
     y = lambda h: GROUND - h  # noqa: E731 - heights above the ground to canvas y
-    nose_top = s.belt - (4 if s.back == "box" else 8)
+    profile, side_glass, _, _ = _profile(s)
+    nose_top = profile[1][1]
     screen_foot = left + s.hood
-    roof_front = screen_foot + s.screen
-    if s.back == "box":
-        roof_back, tail_top = right - 10, s.roof - 6
-        tail = [(right - 4, y(tail_top)), (right, y(s.belt - 4))]
-    elif s.back == "hatch":
-        roof_back, tail_top = right - 22, s.roof - 10
-        tail = [(right - 6, y(tail_top)), (right, y(s.belt - 6))]
-    elif s.back == "notch":
-        roof_back = right - 78
-        tail = [(right - 44, y(s.belt + 2)), (right - 2, y(s.belt)), (right, y(s.belt - 8))]
-    else:  # fastback: the roof slopes into a short tail
-        roof_back = roof_front + (right - roof_front) * 0.32
-        tail = [(right - 12, y(s.belt + 4)), (right, y(s.belt - 4))]
-    outline = [
-        (left + 2, y(s.sill + 2)), (left, y(nose_top)), (screen_foot, y(s.belt + 2)), (roof_front, y(s.roof)),
-        (roof_back, y(s.roof)), *tail, (right, y(s.sill + 2)), (right - 6, y(s.sill)), (left + 6, y(s.sill)),
-    ]
-    body = _rounded(outline, 9)
-    # Side glass: from the windscreen's foot to the back, under the roof line.
-    glass_top = s.roof - 5
-    back_glass = {"box": roof_back - 2, "hatch": roof_back + 2, "notch": right - 50, "fast": right - 30}[s.back]
-    back_glass_top = roof_back - 4 if s.back != "fast" else roof_back
-    glass = _rounded([(screen_foot + 10, y(s.belt + 3)), (roof_front + 3, y(glass_top)),
-                      (back_glass_top, y(glass_top)), (back_glass, y(s.belt + 3))], 4)
+    body = _rounded([(left + u, y(h)) for u, h in profile], 9)
+    glass = _rounded([(left + u, y(h)) for u, h in side_glass], 4)
+    back_glass = left + side_glass[3][0]
     pillars = []
     span = back_glass - (screen_foot + 10)
     for k in range(1, s.windows):
@@ -171,7 +190,7 @@ def _side(s: Shape, d: dict[str, str], paint: str, brand: str) -> str:
                        f'fill="{paint}"/>')
     rocker = _rounded([(left + 4, y(s.sill + 10)), (right - 2, y(s.sill + 10)), (right - 6, y(s.sill)),
                        (left + 6, y(s.sill))], 3)
-    front_x, rear_x = left + min(s.hood * 0.55, 44) + 8, right - max(38, s.length * 0.17)
+    front_x, rear_x = (left + u for u in _wheel_places(s))
     wheels = "".join(_wheel(x, s.wheel) for x in (front_x, rear_x))
     arches = "".join(
         f'<circle cx="{_n(x)}" cy="{_n(GROUND - s.wheel)}" r="{_n(s.wheel + 3.5)}" fill="#1b1c1f" opacity=".9"/>'
@@ -261,6 +280,155 @@ def _front(s: Shape, d: dict[str, str], paint: str, brand: str) -> str:
                    f'rx="3" fill="#1e1f23" opacity=".8"/>')
     plate = f'<rect x="146" y="{_n(y(s.sill + 1))}" width="28" height="7" rx="1" fill="#1f4fa8" stroke="#fff"/>'
     return svg + lamps + grille + plate
+
+
+def _front34(s: Shape, d: dict[str, str], paint: str, brand: str) -> str:
+    """The front three-quarter view: seen from the front-left corner and a little above, in perspective.
+
+    The car is a few faces in space (u: units behind the nose, h: height above the ground, w: across from the
+    left side), each projected onto the canvas: the nose foreshortened on the left with the brand's lamps and
+    grille as the front view draws them, the left side receding to the right, the front wheel larger than the rear.
+    """
+    profile, side_glass, roof_front, roof_back = _profile(s)
+    length, width, nose_top, screen_foot = s.length, s.width * 0.78, profile[1][1], s.hood
+    tumble = width * 0.12  # the cabin narrows towards the roof
+    yaw, distance, eye = math.radians(40), 520.0, 118.0
+    cos_y, sin_y = math.cos(yaw), math.sin(yaw)
+
+    def raw(u: float, h: float, w: float) -> tuple[float, float]:
+        du, dw = u - length / 2, w - width / 2
+        k = distance / (distance + du * sin_y + dw * cos_y)
+        return (du * cos_y - dw * sin_y) * k, (eye - h) * k
+
+    box = [raw(u, h, w) for u in (0, length) for h in (0, s.roof) for w in (0, width)]
+    min_x, max_x = min(x for x, _ in box), max(x for x, _ in box)
+    min_y, max_y = min(y for _, y in box), max(y for _, y in box)
+    scale = min(0.9, 304 / (max_x - min_x), 124 / (max_y - min_y))
+    shift_x, shift_y = 160 - (min_x + max_x) / 2 * scale, 131 - max_y * scale
+
+    def at(u: float, h: float, w: float = 0.0) -> tuple[float, float]:
+        x, y = raw(u, h, w)
+        return shift_x + x * scale, shift_y + y * scale
+
+    def path(points: list[tuple[float, float, float]], radius: float = 0, closed: bool = True) -> str:
+        flat = [at(*p) for p in points]
+        if radius:
+            return _rounded(flat, radius)
+        return "M" + " L".join(f"{_n(x)} {_n(y)}" for x, y in flat) + (" Z" if closed else "")
+
+    def side(points: list[tuple[float, float]], radius: float = 0) -> str:
+        """A shape on the left side, which leans in above the window line."""
+        inset = [0.0 if h <= s.belt else tumble * min(1.0, (h - s.belt) / (s.roof - s.belt)) for _, h in points]
+        return path([(u, h, w) for (u, h), w in zip(points, inset, strict=True)], radius)
+
+    def box_at(u: float, h: float, du: float, dh: float) -> list[tuple[float, float]]:
+        return [(u, h), (u + du, h), (u + du, h - dh), (u, h - dh)]
+
+    # The front view's details (x across that view, h its heights) laid onto the nose.
+    f_left, f_right = 160 - s.width / 2, 160 + s.width / 2
+
+    def nose(x: float, h: float) -> tuple[float, float, float]:
+        lift = (nose_top - s.sill) / (s.belt - s.sill + 6)
+        return 0.0, s.sill + (h - s.sill + 6) * lift, (f_right - x) / s.width * width
+
+    def on_nose(points: list[tuple[float, float]], radius: float = 1.5, closed: bool = True) -> str:
+        return path([nose(x, h) for x, h in points], radius, closed)
+
+    def ellipse(centre: tuple[float, float, float], r: float, fill: str, extra: str = "") -> str:
+        u, h, w = centre
+        cx, cy = at(u, h, w)
+        rx = _dist(*at(u - r, h, w), *at(u + r, h, w)) / 2
+        ry = _dist(*at(u, h - r, w), *at(u, h + r, w)) / 2
+        return f'<ellipse cx="{_n(cx)}" cy="{_n(cy)}" rx="{_n(rx)}" ry="{_n(ry)}" fill="{fill}"{extra}/>'
+
+    front_u, rear_u = _wheel_places(s)
+    tyre = width * 0.14
+    far_wheel = ellipse((front_u, s.wheel, width - tyre), s.wheel, "#1e1f23")  # under the nose, on the right
+    across = (tumble, width - tumble)
+    faces = (
+        path([(0, s.sill, 0), (0, nose_top, 0), (0, nose_top, width), (0, s.sill, width)], 5),  # nose
+        path([(0, nose_top, 0), (0, nose_top, width), (screen_foot, s.belt + 2, width),
+              (screen_foot, s.belt + 2, 0)], 3),  # bonnet
+        path([(screen_foot, s.belt + 2, 0), (length - 2, s.belt + 2, 0), (length - 2, s.belt + 2, width),
+              (screen_foot, s.belt + 2, width)], 3),  # shoulders and boot lid
+        path([(screen_foot, s.belt + 2, 1), (roof_front, s.roof, across[0]), (roof_front, s.roof, across[1]),
+              (screen_foot, s.belt + 2, width - 1)], 2),  # windscreen pillars
+        path([(roof_front, s.roof, across[0]), (roof_back, s.roof, across[0]), (roof_back, s.roof, across[1]),
+              (roof_front, s.roof, across[1])], 4),  # roof
+        side(profile, 6),  # the left side
+    )
+    body = "".join(f'<path class="paint" d="{f}" fill="{paint}"/>' for f in faces)
+    shading = (f'<path d="{faces[1]} {faces[4]}" fill="#fff" opacity=".22"/>'
+               f'<path d="{faces[0]}" fill="#000" opacity=".1"/>')
+    screen = path([(screen_foot + 3, s.belt + 4, 5), (roof_front - 1, s.roof - 3, across[0] + 4),
+                   (roof_front - 1, s.roof - 3, across[1] - 4), (screen_foot + 3, s.belt + 4, width - 5)], 2)
+    glass = f'<path d="{side(side_glass, 3)} {screen}" fill="#C9DCE8" stroke="#2b2d31" stroke-width=".8"/>'
+    glass_from, span = side_glass[0][0], side_glass[3][0] - side_glass[0][0]
+    pillars = "".join(f'<path class="paint" d="{side(box_at(u, s.roof - 1, 5, s.roof - s.belt - 3))}" fill="{paint}"/>'
+                      for u in (glass_from + span * k / s.windows + 4 for k in range(1, s.windows)))
+    handles = "".join(f'<path d="{side(box_at(u, s.belt - 7, 10, 2.4))}"/>'
+                      for u in (glass_from + 14 + span * k / s.windows for k in range(min(s.windows, 2))))
+    mirror = path([(screen_foot + 4, s.belt + 3, 0), (screen_foot + 6, s.belt + 10, -8),
+                   (screen_foot + 16, s.belt + 10, -8), (screen_foot + 15, s.belt + 3, 0)], 2)
+    crease = path([(8, s.belt - 10, 0), (length - 6, s.belt - 12, 0)], closed=False)
+    rocker = side([(6, s.sill + 10), (length - 2, s.sill + 10), (length - 6, s.sill), (6, s.sill)])
+    lamp_w = 16 if brand != "lincoln" else 22
+    head = side([(2, nose_top - 2), (2 + lamp_w, nose_top - 4), (1 + lamp_w, nose_top - 9), (3, nose_top - 8)])
+    details = (
+        f'<path d="{crease}" stroke="#000" stroke-opacity=".22" stroke-width="1.2"/>'
+        f'<path d="{rocker}" fill="#000" opacity=".18"/>'
+        f'<path d="{head}" fill="{d["lamp"]}" stroke="#444" stroke-width=".5"/>'
+        f'<path d="{side(box_at(length - 9, s.belt - 2, 8, 6), 1)}" fill="{d["tail"]}"/>'
+    )
+    # The face, as the front view draws it for the brand.
+    lamp_h = s.belt - 8
+    if brand == "lincoln":  # the light bar across the nose, the wide grille and its star
+        star = [(160, lamp_h - 12), (164, lamp_h - 19), (160, lamp_h - 26), (156, lamp_h - 19)]
+        face = (f'<path d="{on_nose(box_at(f_left + 10, lamp_h, s.width - 20, 4))}" fill="{d["lamp"]}"/>'
+                f'<path d="{on_nose(box_at(160 - s.width * .24, lamp_h - 8, s.width * .48, 22), 3)}" '
+                f'fill="{d["grille"]}"/>'
+                f'<path d="{on_nose(star, 0)}" fill="{d["badge"]}"/>')
+    else:
+        lw = s.width * .2
+        lamp = [(f_left + 12, lamp_h), (f_left + 12 + lw, lamp_h), (f_left + 9 + lw, lamp_h - 7),
+                (f_left + 15, lamp_h - 7)]
+        face = "".join(f'<path d="{on_nose(points)}" fill="{d["lamp"]}" stroke="#555" stroke-width=".5"/>'
+                       for points in (lamp, [(320 - x, h) for x, h in lamp]))
+        if brand == "renault":  # the C-shaped day-running lights
+            face += "".join(
+                f'<path d="{on_nose([(x, lamp_h - 2), (x, lamp_h - 18), (x + 6, lamp_h - 18)], 0, False)}" '
+                f'fill="none" stroke="{d["lamp"]}" stroke-width="1.6"/>' for x in (f_left + 14, f_right - 20))
+        grille_w = s.width * (.36 if not s.ev else .3)
+        face += (f'<path d="{on_nose(box_at(160 - grille_w / 2, lamp_h - 2, grille_w, 12 if not s.ev else 6), 2)}" '
+                 f'fill="{d["grille"] if not s.ev else "#000"}" opacity="{1 if not s.ev else .25}"/>')
+        if brand == "renault":  # the diamond
+            diamond = [(160, lamp_h + 1), (166, lamp_h - 8), (160, lamp_h - 17), (154, lamp_h - 8)]
+            face += f'<path d="{on_nose(diamond, 0)}" fill="{d["badge"]}" stroke="#333" stroke-width=".6"/>'
+        else:  # the oval, narrowed as the nose is
+            cx, cy = at(*nose(160, lamp_h - 8))
+            rx = _dist(*at(*nose(151, lamp_h - 8)), *at(*nose(169, lamp_h - 8))) / 2
+            face += (f'<ellipse cx="{_n(cx)}" cy="{_n(cy)}" rx="{_n(rx)}" ry="{_n(4.3 * scale)}" '
+                     f'fill="{d["badge"]}" stroke="#fff" stroke-width=".6"/>')
+        intake = box_at(160 - s.width * .3, s.sill + 2, s.width * .6, 8)
+        face += f'<path d="{on_nose(intake, 2)}" fill="#1e1f23" opacity=".8"/>'
+    face += f'<path d="{on_nose(box_at(146, s.sill + 1, 28, 7), 0)}" fill="#1f4fa8" stroke="#fff" stroke-width=".6"/>'
+    wheels = ""
+    for u in (rear_u, front_u):  # the tyre's tread shows towards the nose; the rim faces us
+        tread = path([(u, s.wheel * 2, tyre), (u, s.wheel * 2, 0), (u, 0, 0), (u, 0, tyre)])
+        wheels += (ellipse((u, s.wheel, 0), s.wheel + 3.5, "#1b1c1f", ' opacity=".9"')
+                   + ellipse((u, s.wheel, tyre), s.wheel, "#23252a")
+                   + f'<path d="{tread}" fill="#23252a"/>'
+                   + ellipse((u, s.wheel, 0), s.wheel, "#2c2e33")
+                   + ellipse((u, s.wheel, -.5), s.wheel * .58, "#B9BEC4", ' stroke="#6b7077" stroke-width="1.2"')
+                   + ellipse((u, s.wheel, -.5), s.wheel * .16, "#55595f"))
+    shadow = path([(-8, 0, -8), (length + 8, 0, -8), (length + 8, 0, width + 8), (-8, 0, width + 8)], 24)
+    return (
+        f'<path d="{shadow}" fill="#000" opacity=".12"/>{far_wheel}'
+        f'<g stroke="#2b2d31" stroke-width="1" stroke-linejoin="round">{body}</g>{shading}{glass}{pillars}'
+        f'<g fill="#000" opacity=".35">{handles}</g>'
+        f'<path class="paint" d="{mirror}" fill="{paint}" stroke="#2b2d31" stroke-width=".8"/>'
+        f"{details}{face}{wheels}"
+    )
 
 
 def _mirror(x: float, width: float) -> str:

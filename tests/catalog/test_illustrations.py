@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 
 from storefront.catalog import illustrations
 from storefront.catalog.illustrations import VIEWS, draw
@@ -45,3 +46,48 @@ def test_views_are_small_labelled_or_decorative_and_free_of_styles_and_ids():
 def test_a_model_not_listed_is_drawn_from_its_body_type():
     assert illustrations.shape_for("new-sedan", "sedan") is illustrations.SEDAN
     assert illustrations.shape_for("new-thing", "unknown") is illustrations.COMPACT_SUV
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_the_front_three_quarter_view_draws_every_model_painted_in_perspective():
+    """The gallery's three-quarter view: one car from the front-left corner, its nose and its left side, the nearer
+    front wheel drawn larger than the rear one, in the paint asked for and valid SVG."""
+    assert "front34" in VIEWS and "front" in VIEWS  # the straight front view stays available
+    slugs = [*illustrations.SHAPES, "new-sedan", "new-hatch", "new-mpv", "new-coupe"]
+    bodies = {"new-sedan": "sedan", "new-hatch": "hatchback", "new-mpv": "mpv", "new-coupe": "coupe"}
+    for slug in slugs:
+        for brand in illustrations.BRANDS:
+            svg = str(draw(slug=slug, brand=brand, body_type=bodies.get(slug, "suv"), view="front34",
+                           paint="#B3261E", label=f"{brand} {slug}, front three-quarter view"))
+            xml = svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
+            root = ET.fromstring(xml)  # noqa: S314 - our own drawing, not outside input
+            assert root.get("class") == "car-svg car-svg-front34" and root.get("role") == "img"
+            painted = [e for e in root.iter() if e.get("class") == "paint"]
+            assert len(painted) >= 6 and all(e.get("fill") == "#B3261E" for e in painted), slug
+            # Every point is on the canvas.
+            numbers = [float(n) for e in root.iter(f"{SVG}path")
+                       for n in re.findall(r"-?\d+(?:\.\d+)?", e.get("d", ""))]
+            assert numbers and min(numbers) >= 0 and max(numbers) <= 320, slug
+            # Wheels are ellipses, narrower than tall (seen at an angle); the front one (drawn last) is the larger.
+            rims = [e for e in root.iter(f"{SVG}ellipse") if e.get("fill") == "#B9BEC4"]
+            assert len(rims) == 2, slug
+            rear, front = (float(e.get("ry", 0)) for e in rims)
+            assert front > rear and all(float(e.get("rx", 0)) < float(e.get("ry", 0)) for e in rims), slug
+            assert float(rims[1].get("cx", 0)) < float(rims[0].get("cx", 0))  # the nose is on the left
+            assert len(svg) < 6000 and "style" not in svg and " id=" not in svg
+
+
+def test_the_three_quarter_view_shows_the_brand_face_and_the_model_shape():
+    def front34(slug: str, brand: str) -> str:
+        return str(draw(slug=slug, brand=brand, body_type="suv", view="front34"))
+
+    lamps = {brand: details["lamp"] for brand, details in illustrations.BRANDS.items()}
+    assert f'stroke="{lamps["renault"]}"' in front34("koleos", "renault")  # the C-shaped day-running lights
+    assert f'fill="{illustrations.BRANDS["ford"]["badge"]}"' in front34("focus", "ford")  # the blue oval
+    assert f'fill="{illustrations.BRANDS["lincoln"]["grille"]}"' in front34("aviator", "lincoln")
+    # A three-row SUV shows two window pillars between its three side windows, a compact SUV one.
+    assert front34("explorer", "ford").count('<path class="paint"') == front34("kuga", "ford").count(
+        '<path class="paint"') + 1
+    assert len({front34(slug, brand) for slug, brand in LINE_UP.items()}) == len(LINE_UP)
