@@ -7,20 +7,23 @@ parameters are a 400 naming each one; unknown ids a 404; errors are {"error", "m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, url_for
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from models import BodyType, CarModel, City, Dealer, Powertrain, Trim, Vehicle, VehicleStatus
 from storefront.api.http import cache_for
 from storefront.api.params import QueryArgs
+from storefront.caching import CachedPage, cached_page
 from storefront.catalog import queries, services
 from storefront.errors import json_error
 from storefront.extensions import db
-from storefront.reservations.availability import release_expired_holds_now
+from storefront.outbox import public_url
+from storefront.reservations.availability import release_expired_holds_now, release_expired_holds_now_and_then
 
 api_bp = Blueprint("catalog_api", __name__, url_prefix="/api/v1")
 
@@ -52,13 +55,27 @@ def models() -> Any:
     page_number, per_page = args.page()
     if (problem := args.error()) is not None:
         return problem
-    release_expired_holds_now()
-    page = queries.list_models(db.session, filters, page=page_number, per_page=per_page)
-    stock = queries.units_in_stock(db.session, [m.id for m in page.items])
-    return jsonify({
-        "models": [_model_summary(m, stock.get(m.id, 0)) for m in page.items],
-        "total": page.total, "page": page.page, "per_page": page.per_page,
-    })
+
+    def render() -> CachedPage:
+        page = queries.list_models(db.session, filters, page=page_number, per_page=per_page)
+        stock = queries.units_in_stock(db.session, [m.id for m in page.items])
+        return CachedPage(current_app.json.dumps({
+            "models": [_model_summary(m, stock.get(m.id, 0)) for m in page.items],
+            "total": page.total, "page": page.page, "per_page": page.per_page,
+        }))
+
+    return _cached_json(render)
+
+
+def _cached_json(render: Callable[[], CachedPage]) -> Response:
+    """The answer from the catalog page cache: kept per catalog version and URL, for at most the stock staleness
+    bound (5 s), like the catalog pages, since it carries stock counts. Holds whose time ran out are released as
+    on the pages (at most every few seconds per worker)."""
+    release_expired_holds_now_and_then()
+    # Without PUBLIC_BASE_URL the answer's links follow the request's host: keep such answers apart per host.
+    host = "" if current_app.config.get("PUBLIC_BASE_URL") else request.host
+    page = cached_page(render, variant=f"api:{host}", stock_dependent=True)
+    return Response(page.body, mimetype="application/json")
 
 
 def _model_summary(car_model: CarModel, in_stock: int) -> dict[str, Any]:
@@ -73,31 +90,36 @@ def _model_summary(car_model: CarModel, in_stock: int) -> dict[str, Any]:
         "model_year": car_model.model_year,
         "min_price_cny": _money(car_model.price_from),
         "in_stock_count": in_stock,
-        "url": url_for("catalog.model_detail", slug=car_model.slug, _external=True),
+        "url": public_url("catalog.model_detail", slug=car_model.slug),
     }
 
 
 @api_bp.get("/models/<int(max=2147483647):model_id>")
 @cache_for(60)
 def model(model_id: int) -> Any:
-    car_model = db.session.scalar(
-        select(CarModel).where(CarModel.id == model_id, CarModel.is_active.is_(True))
-        .options(selectinload(CarModel.brand), selectinload(CarModel.trims))
-    )
-    if car_model is None:
+    def render() -> CachedPage:
+        car_model = db.session.scalar(
+            select(CarModel).where(CarModel.id == model_id, CarModel.is_active.is_(True))
+            .options(selectinload(CarModel.brand), selectinload(CarModel.trims))
+        )
+        if car_model is None:
+            return CachedPage("", {"missing": True})
+        stock = queries.units_in_stock(db.session, [car_model.id]).get(car_model.id, 0)
+        body = _model_summary(car_model, stock)
+        body.update(
+            description=car_model.description_en,
+            description_zh=car_model.description_zh,
+            trims=[_trim_json(t) for t in car_model.trims if t.is_active],
+            connectivity=[{"code": f.get("code", ""), "name": f.get("name_en", ""), "name_zh": f.get("name_zh", "")}
+                          for f in car_model.features or []],
+            stock_by_city=_stock_by_city(car_model.id),
+        )
+        return CachedPage(current_app.json.dumps(body))
+
+    answer = _cached_json(render)
+    if not answer.get_data():
         return json_error(404, "not_found", f"No car model with id {model_id}.")
-    release_expired_holds_now()
-    stock = queries.units_in_stock(db.session, [car_model.id]).get(car_model.id, 0)
-    body = _model_summary(car_model, stock)
-    body.update(
-        description=car_model.description_en,
-        description_zh=car_model.description_zh,
-        trims=[_trim_json(t) for t in car_model.trims if t.is_active],
-        connectivity=[{"code": f.get("code", ""), "name": f.get("name_en", ""), "name_zh": f.get("name_zh", "")}
-                      for f in car_model.features or []],
-        stock_by_city=_stock_by_city(car_model.id),
-    )
-    return jsonify(body)
+    return answer
 
 
 def _trim_json(trim: Trim) -> dict[str, Any]:
@@ -125,9 +147,11 @@ def _trim_json(trim: Trim) -> dict[str, Any]:
 
 def _stock_by_city(car_model_id: int) -> list[dict[str, Any]]:
     by_city: dict[int, dict[str, Any]] = {}
+    cities = {c.id: c for c in db.session.scalars(select(City))}  # one query, not one per showroom
     for dealer, units in services.stock_by_dealer(db.session, car_model_id=car_model_id):
+        place = cities[dealer.city_id]
         city = by_city.setdefault(dealer.city_id, {
-            "city": dealer.city.slug, "city_name": dealer.city.name_en, "city_name_zh": dealer.city.name_zh,
+            "city": place.slug, "city_name": place.name_en, "city_name_zh": place.name_zh,
             "in_stock_count": 0, "dealers": [],
         })
         city["in_stock_count"] += units
