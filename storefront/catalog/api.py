@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from models import BodyType, CarModel, City, Dealer, Powertrain, Trim, Vehicle, VehicleStatus
 from storefront.api.http import cache_for
@@ -98,10 +98,11 @@ def _model_summary(car_model: CarModel, in_stock: int) -> dict[str, Any]:
 @cache_for(60)
 def model(model_id: int) -> Any:
     def render() -> CachedPage:
-        car_model = db.session.scalar(
+        # The model with its brand and trims in one statement: a miss costs 4 (this, units, cities, showrooms).
+        car_model = db.session.execute(
             select(CarModel).where(CarModel.id == model_id, CarModel.is_active.is_(True))
-            .options(selectinload(CarModel.brand), selectinload(CarModel.trims))
-        )
+            .options(joinedload(CarModel.brand), joinedload(CarModel.trims))
+        ).unique().scalar_one_or_none()
         if car_model is None:
             return CachedPage("", {"missing": True})
         stock = queries.units_in_stock(db.session, [car_model.id]).get(car_model.id, 0)

@@ -115,3 +115,15 @@ def test_errors_share_one_shape_including_405_with_allow(client, catalog):
     assert "GET" in response.headers["Allow"]
     missing = client.get("/api/v1/no-such-thing")
     assert missing.status_code == 404 and set(missing.get_json()) == {"error", "message"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/models", "/api/v1/models/{id}"])
+def test_a_catalog_answer_that_misses_every_cache_costs_at_most_four_statements(client, app, catalog, count_queries,
+                                                                              path, monkeypatch):
+    # As on the catalog pages: lapsed holds are released at most every few seconds, not by every answer.
+    monkeypatch.setitem(app.config, "HOLD_RELEASE_INTERVAL_SECONDS", 3600)
+    url = path.format(id=catalog.car_models[0].id)
+    client.get(url)  # the store's first request wires things up (store clock, settings); then count one answer
+    with count_queries() as counter:
+        assert client.get(url + "?per_page=50" if "{id}" not in path else url).status_code == 200
+    assert counter.count <= 4, counter.count
