@@ -112,6 +112,9 @@ def alive(pid: int) -> bool:
         return False
 
 
+QUIET_SECONDS = 1.0  # a drained host must have no connection this long before it is stopped
+
+
 def wait_for(check: Any, *, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -393,6 +396,11 @@ def set_drained(cluster: Cluster, host: Host, drained: bool) -> None:
     cluster.save()
 
 
+def old_nginx_workers() -> bool:
+    """nginx workers from before the last reload still finishing their clients' requests (old upstream list)."""
+    return run("pgrep", "-f", "nginx: worker process is shutting down", check=False).returncode == 0
+
+
 def open_connections(host: Host) -> int:
     """Connections to the host's gunicorn: being served, or waiting in its accept queue."""
     command = ["ss", "-Htn", "state", "established", f"( sport = :{host.port} )"]
@@ -406,7 +414,20 @@ def drain(cluster: Cluster, host: Host, *, timeout: float = 60) -> float:
     can SIGTERM lose nothing, since connections still queued when the last worker exits are reset."""
     started = time.monotonic()
     set_drained(cluster, host, True)
-    wait_for(lambda: open_connections(host) == 0, timeout=timeout, what=f"host {host.number} to drain")
+    # `nginx -s reload` is asynchronous: until the old workers have finished with their clients' keep-alive
+    # connections they still route by the old upstream list, so a request can reach the host after it first
+    # looks idle. Wait until it has had no connection for a whole second.
+    quiet_since: list[float] = []
+
+    def quiet_for_a_second() -> bool:
+        if open_connections(host) != 0 or old_nginx_workers():
+            quiet_since.clear()
+            return False
+        if not quiet_since:
+            quiet_since.append(time.monotonic())
+        return time.monotonic() - quiet_since[0] >= QUIET_SECONDS
+
+    wait_for(quiet_for_a_second, timeout=timeout, what=f"host {host.number} to drain")
     return time.monotonic() - started
 
 
