@@ -16,13 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import CarModel, FunnelStep, Payment, PaymentPurpose, User
@@ -430,16 +432,22 @@ def _due(session: Session, *conditions: ColumnElement[bool], limit: int) -> list
     return list(session.scalars(select(PresaleOrder.id).where(*conditions).order_by(PresaleOrder.id).limit(limit)))
 
 
+def _locked_when_due(session: Session, status: PresaleOrderStatus, deadline: InstrumentedAttribute[Any], *,
+                     at: dt.datetime, limit: int) -> Iterator[PresaleOrder]:
+    """Orders in `status` whose `deadline` has passed, each locked and checked again: another host running the same
+    job, or the shopper, may have moved it between the query and the lock."""
+    for order_id in _due(session, PresaleOrder.status == status, deadline <= at, limit=limit):
+        order = lock_order(session, order_id)
+        passed = getattr(order, deadline.key)
+        if order.status is status and passed is not None and passed <= at:
+            yield order
+
+
 def expire_holds(session: Session, *, at: dt.datetime | None = None, limit: int = 500) -> int:
     """Holds whose deposit window passed: the number goes to the next in line. Returns how many expired."""
     at = at or now()
     done = 0
-    for order_id in _due(
-        session, PresaleOrder.status == PresaleOrderStatus.HELD, PresaleOrder.hold_expires_at <= at, limit=limit
-    ):
-        order = lock_order(session, order_id)
-        if order.status is not PresaleOrderStatus.HELD or order.hold_expires_at is None or order.hold_expires_at > at:
-            continue  # another host got there first, or it was paid meanwhile
+    for order in _locked_when_due(session, PresaleOrderStatus.HELD, PresaleOrder.hold_expires_at, at=at, limit=limit):
         payment = payments.payment_for(session, purpose=PaymentPurpose.PRESALE_DEPOSIT, subject_id=order.id)
         if payment is not None and payment.status.value == "pending":
             payments.abandon_payment(
@@ -454,17 +462,10 @@ def lock_due(session: Session, *, at: dt.datetime | None = None, limit: int = 50
     """Paid deposits whose refundable period ended become binding (定金). Returns how many locked."""
     at = at or now()
     done = 0
-    for order_id in _due(
-        session, PresaleOrder.status == PresaleOrderStatus.PAID, PresaleOrder.refundable_until <= at, limit=limit
-    ):
-        order = lock_order(session, order_id)
-        if (
-            order.status is PresaleOrderStatus.PAID
-            and order.refundable_until is not None
-            and order.refundable_until <= at
-        ):
-            order.lock(at=at, balance_window_days=order.campaign.balance_window_days)
-            done += 1
+    for order in _locked_when_due(session, PresaleOrderStatus.PAID, PresaleOrder.refundable_until, at=at,
+                                  limit=limit):
+        order.lock(at=at, balance_window_days=order.campaign.balance_window_days)
+        done += 1
     session.flush()
     return done
 
@@ -474,26 +475,12 @@ def forfeit_overdue(session: Session, *, at: dt.datetime | None = None, limit: i
     line. Returns how many were forfeited."""
     at = at or now()
     done = 0
-    for order_id in _due(
-        session, PresaleOrder.status == PresaleOrderStatus.LOCKED, PresaleOrder.balance_due_by <= at, limit=limit
-    ):
-        order = lock_order(session, order_id)
-        if (
-            order.status is PresaleOrderStatus.LOCKED
-            and order.balance_due_by is not None
-            and order.balance_due_by <= at
-        ):
-            _end_and_release(session, order, "forfeit", at=at)
-            record_audit(
-                session,
-                actor=None,
-                action="presale.forfeited",
-                entity_type="presale_order",
-                entity_id=str(order.id),
-                before={"status": "locked"},
-                after={"status": "forfeited"},
-            )
-            done += 1
+    for order in _locked_when_due(session, PresaleOrderStatus.LOCKED, PresaleOrder.balance_due_by, at=at,
+                                  limit=limit):
+        _end_and_release(session, order, "forfeit", at=at)
+        record_audit(session, actor=None, action="presale.forfeited", entity_type="presale_order",
+                     entity_id=str(order.id), before={"status": "locked"}, after={"status": "forfeited"})
+        done += 1
     return done
 
 
