@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,6 +35,7 @@ from models.presale import (
     PresaleOrder,
     PresaleOrderStatus,
 )
+from storefront.accounts.services import MOBILE_NUMBER
 from storefront.audit import record_audit
 from storefront.clock import now
 from storefront.errors import ConflictError, DomainError, NotFoundError, PermissionDeniedError
@@ -45,7 +45,6 @@ from storefront.reservations.terms import deposit_word
 
 log = logging.getLogger(__name__)
 
-MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 # --- campaigns ----------------------------------------------------------------------------------------------
@@ -147,7 +146,7 @@ def place_order(
         return existing
     if not campaign.is_open(at):
         raise ConflictError(_("Orders are not open for this presale."))
-    if not MAINLAND_MOBILE.match(user.phone or ""):
+    if not MOBILE_NUMBER.match(user.phone or ""):  # the profile's own rule for a mainland mobile
         raise DomainError(
             _("Add your mainland mobile number to your profile to order: one order per shopper."), field="phone"
         )
