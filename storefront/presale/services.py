@@ -46,7 +46,6 @@ from storefront.reservations.terms import deposit_word
 log = logging.getLogger(__name__)
 
 
-
 # --- campaigns ----------------------------------------------------------------------------------------------
 
 
@@ -211,10 +210,14 @@ def order_of(session: Session, *, campaign_id: int, user_id: int) -> PresaleOrde
 
 def orders_of(session: Session, *, user_id: int) -> list[PresaleOrder]:
     """A shopper's presale orders, newest first, with their campaigns."""
-    return list(session.scalars(
-        select(PresaleOrder).where(PresaleOrder.user_id == user_id).order_by(PresaleOrder.id.desc())
-        .options(selectinload(PresaleOrder.campaign))
-    ))
+    return list(
+        session.scalars(
+            select(PresaleOrder)
+            .where(PresaleOrder.user_id == user_id)
+            .order_by(PresaleOrder.id.desc())
+            .options(selectinload(PresaleOrder.campaign))
+        )
+    )
 
 
 def waitlist_position(session: Session, order: PresaleOrder) -> int | None:
@@ -229,6 +232,31 @@ def waitlist_position(session: Session, order: PresaleOrder) -> int | None:
         )
     )
     return int(ahead or 0) + 1
+
+
+def _require_owner(order: PresaleOrder, user: User) -> None:
+    if order.user_id != user.id:
+        raise PermissionDeniedError(_("This is not your order."))
+
+
+def _audit(
+    session: Session,
+    order: PresaleOrder,
+    action: str,
+    *,
+    actor: User | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    record_audit(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="presale_order",
+        entity_id=str(order.id),
+        before=before,
+        after=after,
+    )
 
 
 def lock_order(session: Session, order_id: int) -> PresaleOrder:
@@ -288,8 +316,7 @@ def start_deposit_payment(
     session: Session, *, order: PresaleOrder, user: User, success_url: str, cancel_url: str
 ) -> Payment:
     """Open the deposit payment for a held order; it ends with the hold. A second press reuses the first."""
-    if order.user_id != user.id:
-        raise PermissionDeniedError(_("This is not your order."))
+    _require_owner(order, user)
     if order.status is not PresaleOrderStatus.HELD or order.hold_expires_at is None:
         raise ConflictError(_("This order has no launch number waiting for its deposit."))
     if order.hold_expires_at <= now() + payments.minimum_window():
@@ -321,12 +348,11 @@ def _on_paid(session: Session, payment: Payment) -> None:
     at = now()
     if order.status is PresaleOrderStatus.HELD:
         order.pay(at=at, balance_window_days=order.campaign.balance_window_days)
-        record_audit(
+        _audit(
             session,
+            order,
+            "presale.deposit_paid",
             actor=None,
-            action="presale.deposit_paid",
-            entity_type="presale_order",
-            entity_id=str(order.id),
             before={"status": "held"},
             after={"status": order.status.value, "number": order.launch_number},
         )
@@ -376,20 +402,13 @@ payments.register_fulfilment(
 def lock_now(session: Session, *, order_id: int, user: User) -> PresaleOrder:
     """The shopper makes the deposit binding before the refundable period ends (as Xiaomi lets them)."""
     order = lock_order(session, order_id)
-    if order.user_id != user.id:
-        raise PermissionDeniedError(_("This is not your order."))
+    _require_owner(order, user)
     try:
         order.lock(at=now(), balance_window_days=order.campaign.balance_window_days)
     except PresaleError:
         raise ConflictError(_("Only a paid, still refundable deposit can be locked."))
-    record_audit(
-        session,
-        actor=user,
-        action="presale.locked_by_shopper",
-        entity_type="presale_order",
-        entity_id=str(order.id),
-        before={"status": "paid"},
-        after={"status": "locked"},
+    _audit(
+        session, order, "presale.locked_by_shopper", actor=user, before={"status": "paid"}, after={"status": "locked"}
     )
     session.flush()
     return order
@@ -398,8 +417,7 @@ def lock_now(session: Session, *, order_id: int, user: User) -> PresaleOrder:
 def cancel_order(session: Session, *, order_id: int, user: User) -> PresaleOrder:
     """Cancel while the deposit is refundable (full refund), or leave the waitlist; the number goes back in line."""
     order = lock_order(session, order_id)
-    if order.user_id != user.id:
-        raise PermissionDeniedError(_("This is not your order."))
+    _require_owner(order, user)
     at = now()
     if order.status is PresaleOrderStatus.PAID and order.refundable_until is not None and at > order.refundable_until:
         raise ConflictError(_("The refundable period has ended; this deposit is now binding."))
@@ -412,14 +430,8 @@ def cancel_order(session: Session, *, order_id: int, user: User) -> PresaleOrder
             raise ConflictError(_("The deposit payment could not be found; please contact the store."))
         payments.refund_payment(session, payment=payment, reason="requested_by_customer")
     _end_and_release(session, order, "cancel", at=at)
-    record_audit(
-        session,
-        actor=user,
-        action="presale.cancelled",
-        entity_type="presale_order",
-        entity_id=str(order.id),
-        before={"status": before},
-        after={"status": order.status.value},
+    _audit(
+        session, order, "presale.cancelled", actor=user, before={"status": before}, after={"status": order.status.value}
     )
     return order
 
@@ -431,8 +443,9 @@ def _due(session: Session, *conditions: ColumnElement[bool], limit: int) -> list
     return list(session.scalars(select(PresaleOrder.id).where(*conditions).order_by(PresaleOrder.id).limit(limit)))
 
 
-def _locked_when_due(session: Session, status: PresaleOrderStatus, deadline: InstrumentedAttribute[Any], *,
-                     at: dt.datetime, limit: int) -> Iterator[PresaleOrder]:
+def _locked_when_due(
+    session: Session, status: PresaleOrderStatus, deadline: InstrumentedAttribute[Any], *, at: dt.datetime, limit: int
+) -> Iterator[PresaleOrder]:
     """Orders in `status` whose `deadline` has passed, each locked and checked again: another host running the same
     job, or the shopper, may have moved it between the query and the lock."""
     for order_id in _due(session, PresaleOrder.status == status, deadline <= at, limit=limit):
@@ -461,8 +474,7 @@ def lock_due(session: Session, *, at: dt.datetime | None = None, limit: int = 50
     """Paid deposits whose refundable period ended become binding (定金). Returns how many locked."""
     at = at or now()
     done = 0
-    for order in _locked_when_due(session, PresaleOrderStatus.PAID, PresaleOrder.refundable_until, at=at,
-                                  limit=limit):
+    for order in _locked_when_due(session, PresaleOrderStatus.PAID, PresaleOrder.refundable_until, at=at, limit=limit):
         order.lock(at=at, balance_window_days=order.campaign.balance_window_days)
         done += 1
     session.flush()
@@ -474,11 +486,11 @@ def forfeit_overdue(session: Session, *, at: dt.datetime | None = None, limit: i
     line. Returns how many were forfeited."""
     at = at or now()
     done = 0
-    for order in _locked_when_due(session, PresaleOrderStatus.LOCKED, PresaleOrder.balance_due_by, at=at,
-                                  limit=limit):
+    for order in _locked_when_due(session, PresaleOrderStatus.LOCKED, PresaleOrder.balance_due_by, at=at, limit=limit):
         _end_and_release(session, order, "forfeit", at=at)
-        record_audit(session, actor=None, action="presale.forfeited", entity_type="presale_order",
-                     entity_id=str(order.id), before={"status": "locked"}, after={"status": "forfeited"})
+        _audit(
+            session, order, "presale.forfeited", actor=None, before={"status": "locked"}, after={"status": "forfeited"}
+        )
         done += 1
     return done
 
