@@ -124,9 +124,15 @@ class Config:
         # Checkout payment methods, comma-separated; list only those the Stripe account has enabled for CNY.
         self.STRIPE_PAYMENT_METHODS = env.get("STRIPE_PAYMENT_METHODS", "card,alipay,wechat_pay")
         self.RESERVATION_HOLD_MINUTES = _env_int("RESERVATION_HOLD_MINUTES", 30)
-        # Launch-day waiting room: an order that waited longer than this for a worker (X-Request-Start from the
-        # proxy) gets an instant "you are in the queue" page that re-sends it, instead of adding to the backlog.
-        self.PRESALE_QUEUE_SECONDS = float(env.get("PRESALE_QUEUE_SECONDS") or 3.0)
+        # Launch-day waiting room (storefront/presale/waiting_room.py). An order press that waited longer than
+        # PRESALE_QUEUE_SECONDS for a worker (X-Request-Start, stamped by the proxy) opens a line; until it has
+        # drained, shoppers are let in in first-press order, PRESALE_ADMIT_PER_SECOND a second across all hosts
+        # (what the order pool sustains; 0 = no waiting room), a press up to PRESALE_ADMIT_BURST_SECONDS early
+        # counting as on time. The others get an instant "you are in the queue" page that presses again at
+        # their turn.
+        self.PRESALE_QUEUE_SECONDS = float(env.get("PRESALE_QUEUE_SECONDS") or 1.0)
+        self.PRESALE_ADMIT_PER_SECOND = float(env.get("PRESALE_ADMIT_PER_SECOND") or 150)
+        self.PRESALE_ADMIT_BURST_SECONDS = float(env.get("PRESALE_ADMIT_BURST_SECONDS") or 0.25)
         # Mail: stored in the outbox, sent to the log unless MAIL_SERVER is set.
         self.MAIL_SERVER = env.get("MAIL_SERVER", "")
         self.MAIL_PORT = _env_int("MAIL_PORT", 587)

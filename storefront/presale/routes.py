@@ -4,11 +4,12 @@ deposit, lock it early, cancel while refundable); for staff, the live board; for
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from typing import Any
 
 import click
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -20,7 +21,7 @@ from storefront.auth import admin_required, require_staff
 from storefront.errors import DomainError
 from storefront.extensions import db
 from storefront.i18n import format_cny, localised
-from storefront.presale import services
+from storefront.presale import services, waiting_room
 from storefront.presale.forms import ButtonForm, CampaignForm
 from storefront.reservations.terms import deposit_word
 
@@ -152,22 +153,26 @@ def order(slug: str) -> Response | tuple[str, int, dict[str, str]]:
     form = ButtonForm()
     if not form.validate_on_submit():
         abort(400)
-    queued = _time_in_queue()
-    if queued > current_app.config["PRESALE_QUEUE_SECONDS"]:
-        # Saturated: answer at once instead of adding to the queue; the page sends the order again by itself.
-        # Ordering is idempotent per shopper, so a retry can never make a second order.
-        retry = 2 + int(queued) % 3  # spread the retries over a few seconds
-        body = render_template("presale/queue.html", campaign=campaign, form=form, retry_ms=retry * 1000)
-        return body, 202, {"Retry-After": str(retry), "Cache-Control": "no-store"}
+    user = current_user._get_current_object()
+    if campaign.is_open(clock.now()):
+        # The waiting room first (one Redis call): a shopper whose turn has not come is answered at once, and the
+        # page sends the order again when it comes. The place in line is fixed by the first press; a shopper who
+        # already ordered was let in then, so their press goes straight through to their order.
+        admission = waiting_room.admit(campaign.id, user.id, queued_s=_time_in_queue())
+        if not admission.admitted:
+            body = render_template("presale/queue.html", campaign=campaign, form=form, admission=admission)
+            retry = max(1, math.ceil(admission.wait_s))
+            return body, 202, {"Retry-After": str(retry), "Cache-Control": "no-store"}
     try:
-        placed = services.place_order(db.session, campaign=campaign, user=current_user._get_current_object())
+        placed = services.place_order(db.session, campaign=campaign, user=user)
     except DomainError as error:
         flash(error.user_message, "error")
         if error.field == "phone":
             return redirect(url_for("accounts.profile", next=url_for("presale.launch", slug=slug)))
         return redirect(url_for("presale.launch", slug=slug))
+    placed_id = placed.id  # read before the commit expires it: no SELECT to refresh it
     db.session.commit()
-    return redirect(url_for("presale.order_detail", order_id=placed.id), code=303)
+    return redirect(url_for("presale.order_detail", order_id=placed_id), code=303)
 
 
 @bp.get("/orders/<int:order_id>")

@@ -1,9 +1,10 @@
 """Presale rules: campaigns, ordering in a launch-day spike, deposits that lock, numbers that go back in line.
 
-The spike path is `place_order`: one indexed SELECT (is there an order already?), one INSERT, one UPDATE that
-claims the lowest free launch number (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so thousands of shoppers never
-queue behind each other's row locks; SQLite serialises writers anyway). A shopper's second press finds the first
-order, and the UNIQUE (campaign, user) key catches the one that raced it. Numbers are claimed in rows the
+The spike path is `place_order`: one indexed SELECT (is there an order already?), one INSERT ... ON CONFLICT DO
+NOTHING, one UPDATE that claims the lowest free launch number (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+thousands of shoppers never queue behind each other's row locks; SQLite serialises writers anyway). A shopper's
+second press finds the first order, and the UNIQUE (campaign, user) key turns the one that raced it into a no-op
+whose answer is the first order. Numbers are claimed in rows the
 database owns, so no number is held twice and the count of free numbers can never go below zero.
 
 Lock order everywhere: the order row, then its launch number, then the payment, then (to pass a number on) the
@@ -22,7 +23,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -139,34 +141,37 @@ def place_order(
     session: Session, *, campaign: PresaleCampaign, user: User, at: dt.datetime | None = None
 ) -> PresaleOrder:
     """The shopper's order: a held launch number, or a place in line when none is free. Idempotent per shopper."""
-    at = at or now()
     existing = order_of(session, campaign_id=campaign.id, user_id=user.id)
     if existing is not None:
         return existing
+    at = at or now()
     if not campaign.is_open(at):
         raise ConflictError(_("Orders are not open for this presale."))
     if not MOBILE_NUMBER.match(user.phone or ""):  # the profile's own rule for a mainland mobile
         raise DomainError(
             _("Add your mainland mobile number to your profile to order: one order per shopper."), field="phone"
         )
-    order = PresaleOrder(
-        campaign_id=campaign.id,
-        user_id=user.id,
-        status=PresaleOrderStatus.WAITLISTED,
-        created_at=at,
-        deposit_amount=campaign.deposit_amount,
-        deposit_credit=campaign.deposit_credit,
-        presale_price=campaign.presale_price,
-        refundable_days=campaign.refundable_days,
-    )
-    try:
-        with session.begin_nested():
-            session.add(order)
-            session.flush()
-    except IntegrityError:  # the same shopper's other request won the race: its order is the answer
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    order = session.scalars(
+        dialect_insert(PresaleOrder)
+        .values(
+            campaign_id=campaign.id,
+            user_id=user.id,
+            status=PresaleOrderStatus.WAITLISTED,
+            created_at=at,
+            updated_at=at,
+            deposit_amount=campaign.deposit_amount,
+            deposit_credit=campaign.deposit_credit,
+            presale_price=campaign.presale_price,
+            refundable_days=campaign.refundable_days,
+        )
+        .on_conflict_do_nothing(index_elements=["campaign_id", "user_id"])
+        .returning(PresaleOrder)
+    ).one_or_none()
+    if order is None:  # the same shopper's other request won the race: its order is the answer
         found = order_of(session, campaign_id=campaign.id, user_id=user.id)
-        if found is None:
-            raise
+        if found is None:  # pragma: no cover - the key that refused the row names an order that exists
+            raise ConflictError(_("Orders are not open for this presale."))
         return found
     number = _claim_free_number(session, campaign_id=campaign.id, order_id=order.id)
     if number is not None:

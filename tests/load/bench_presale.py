@@ -1,7 +1,8 @@
 """`make bench presale`: a launch-day spike over HTTP against gunicorn on PostgreSQL, then the payment phase.
 
     python -m tests.load.bench presale [--shoppers 10000] [--edition 1000] [--ramp 10] [--connections 64]
-                                       [--workers 4] [--admin-url postgresql://127.0.0.1:5432/test]
+                                       [--workers 4] [--admit-per-second 190]
+                                       [--admin-url postgresql://127.0.0.1:5432/test]
 
 1. A throw-away database is migrated and seeded; a store (APP_ENV=production, gunicorn) serves it on loopback.
 2. `--shoppers` signed-in shoppers (sessions made before the clock starts) open the launch page, then press
@@ -131,7 +132,16 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--edition", type=int, default=1_000)
     parser.add_argument("--ramp", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--web-workers", type=int, default=2, help="the web pool: every page but the order press")
+    parser.add_argument(
+        "--order-workers", type=int, default=4, help="the order pool, at nice 10 (0: presses go to the web pool)"
+    )
+    parser.add_argument(
+        "--admit-per-second",
+        type=float,
+        default=190.0,
+        help="the waiting room's admission rate (PRESALE_ADMIT_PER_SECOND; 0 = no waiting room)",
+    )
     parser.add_argument("--admin-url", default="postgresql://127.0.0.1:5432/test")
     args = parser.parse_args(argv)
 
@@ -141,14 +151,28 @@ def main(argv: list[str]) -> None:
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     database_url = admin_url.rsplit("/", 1)[0] + "/" + name
-    store = None
+    store = order_pool = None
     try:
         migrate_and_seed(database_url)
         with tempfile.TemporaryDirectory() as logs:
-            store = launch_store(database_url, Path(logs) / "gunicorn.log", workers=args.workers)
-            result = run_spike(
-                store, shoppers=args.shoppers, edition=args.edition, ramp_s=args.ramp, connections=args.connections
-            )
+            settings = {"PRESALE_ADMIT_PER_SECOND": str(args.admit_per_second)}
+            store = launch_store(database_url, Path(logs) / "web.log", workers=args.web_workers, **settings)
+            if args.order_workers:
+                order_pool = launch_store(
+                    database_url, Path(logs) / "orders.log", workers=args.order_workers, nice=10, **settings
+                )
+            try:
+                result = run_spike(
+                    store,
+                    shoppers=args.shoppers,
+                    edition=args.edition,
+                    ramp_s=args.ramp,
+                    connections=args.connections,
+                    order_pool=order_pool,
+                )
+            finally:
+                if order_pool is not None:
+                    order_pool.stop()
             print(result.table(), flush=True)
             store.stop()
             store = None

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from flask import Flask
 from sqlalchemy.orm import Session
 
 import models
 from storefront.clock import now
-from storefront.presale import services
+from storefront.presale import services, waiting_room
 from tests import factories
 from tests.payments.stripe_fake import english_messages  # noqa: F401
 
 _phones = itertools.count(13800000000)
+
+
+@pytest.fixture(autouse=True)
+def _empty_waiting_room(app: Flask) -> Iterator[None]:
+    """The app outlives a test, and campaign ids repeat after each rollback: every test starts with no slots."""
+    app.extensions.pop(waiting_room.MEMORY_KEY, None)
+    yield
+    app.extensions.pop(waiting_room.MEMORY_KEY, None)
 
 
 def terms(car_model_id: int, **overrides: object) -> services.CampaignTerms:

@@ -285,8 +285,9 @@ def migrate_and_seed(database_url: str) -> None:
     _run_flask(database_url, "seed")
 
 
-def launch_store(database_url: str, log_path: Path, *, workers: int = 2, **settings: str) -> LiveStore:
-    """gunicorn with production settings on a free loopback port, on `database_url`; returns once it answers."""
+def launch_store(database_url: str, log_path: Path, *, workers: int = 2, nice: int = 0, **settings: str) -> LiveStore:
+    """gunicorn with production settings on a free loopback port, on `database_url`; returns once it answers.
+    `nice`: run it at that lower CPU priority (the presale order pool, deploy/systemd/flagship-orders.service)."""
     port = free_port()
     env = {
         **os.environ,
@@ -305,6 +306,7 @@ def launch_store(database_url: str, log_path: Path, *, workers: int = 2, **setti
     for key in ("TEST_DATABASE_URL", "FLASK_DEBUG"):
         env.pop(key, None)
     command = [
+        *(["nice", "-n", str(nice)] if nice else []),
         PYTHON,
         "-m",
         "gunicorn",

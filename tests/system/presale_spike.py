@@ -7,6 +7,8 @@ Used by the CI-sized system test (tests/system/test_presale_spike.py) and by `ma
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+import re
 import statistics
 import threading
 import time
@@ -24,21 +26,25 @@ from models.base import utcnow
 from storefront.presale import services
 from tests.system.conftest import Browser, LiveStore
 
-MAX_ATTEMPTS = 30  # a shopper's page retries at most this often (each after the store's Retry-After)
+MAX_ATTEMPTS = 200  # a shopper's page presses again at most this often (each when the waiting room says)
+BROWSE_EVERY_S = 0.1  # each catalog viewer asks for a page every 100 ms (2 viewers: 20 pages a second)
+RETRY_MS = re.compile(r'data-autosubmit="(\d+)"')
 
 
 @dataclass
 class SpikeResult:
     shoppers: int
     edition: int
-    seconds: float
-    latencies_ms: list[float]
-    statuses: Counter[int]
+    seconds: float  # from the opening second until the last shopper had their final answer
+    latencies_ms: list[float]  # every answer, "you are in the queue" ones included: how long the press waited
+    statuses: Counter[int]  # each shopper's final answer
     orders: Counter[PresaleOrderStatus]
     numbers: list[int]
     browse_latencies_ms: list[float] = field(default_factory=list)
     browse_statuses: Counter[int] = field(default_factory=Counter)
-    queue_answers: int = 0  # "you are in the queue" (202) answers, each followed by the page's own retry
+    queue_answers: int = 0  # "you are in the queue" (202) answers, each followed by the page's own press
+    turnaround_s: list[float] = field(default_factory=list)  # first press to final answer, per shopper
+    held_by_first: int = 0  # launch numbers held by shoppers among the first `edition` to press
 
     def percentile(self, values: list[float], q: float) -> float:
         if not values:
@@ -54,18 +60,24 @@ class SpikeResult:
 
     def table(self) -> str:
         p = self.percentile
+        held = self.orders[PresaleOrderStatus.HELD]
         lines = [
             f"shoppers {self.shoppers}, edition {self.edition}: all answered in {self.seconds:.1f} s "
             f"({self.shoppers / self.seconds:.0f} orders/s)",
-            f"order latency ms: p50 {p(self.latencies_ms, 0.5):.0f}  p95 {p(self.latencies_ms, 0.95):.0f}  "
-            f"p99 {p(self.latencies_ms, 0.99):.0f}  max {max(self.latencies_ms, default=0):.0f}",
+            f"answer latency ms (every press, queue answers included): p50 {p(self.latencies_ms, 0.5):.0f}  "
+            f"p95 {p(self.latencies_ms, 0.95):.0f}  p99 {p(self.latencies_ms, 0.99):.0f}  "
+            f"max {max(self.latencies_ms, default=0):.0f}  ({len(self.latencies_ms)} answers)",
+            f"first press to final answer s: p50 {p(self.turnaround_s, 0.5):.1f}  "
+            f"p99 {p(self.turnaround_s, 0.99):.1f}  max {max(self.turnaround_s, default=0):.1f}",
             f"final answers: {dict(sorted(self.statuses.items()))}; waiting-room answers on the way: "
             f"{self.queue_answers}",
-            f"orders: held {self.orders[PresaleOrderStatus.HELD]}, "
-            f"waitlisted {self.orders[PresaleOrderStatus.WAITLISTED]}, "
-            f"numbers {len(self.numbers)} distinct {len(set(self.numbers))}",
-            f"catalog during the spike: {len(self.browse_latencies_ms)} pages, p95 "
-            f"{p(self.browse_latencies_ms, 0.95):.0f} ms, answers {dict(self.browse_statuses)}",
+            f"orders: held {held}, waitlisted {self.orders[PresaleOrderStatus.WAITLISTED]}, "
+            f"numbers {len(self.numbers)} distinct {len(set(self.numbers))}; "
+            f"held by the first {self.edition} to press: {self.held_by_first} of {held}",
+            f"catalog during the spike (a page every {BROWSE_EVERY_S * 1000:.0f} ms per viewer): "
+            f"{len(self.browse_latencies_ms)} pages, p50 "
+            f"{p(self.browse_latencies_ms, 0.5):.0f} ms, p95 {p(self.browse_latencies_ms, 0.95):.0f} ms, "
+            f"p99 {p(self.browse_latencies_ms, 0.99):.0f} ms, answers {dict(self.browse_statuses)}",
             f"5xx: {self.server_errors}",
         ]
         return "\n".join(lines)
@@ -121,11 +133,20 @@ def make_shoppers(store: LiveStore, count: int) -> list[tuple[int, str]]:
 
 
 def run_spike(
-    store: LiveStore, *, shoppers: int, edition: int, ramp_s: float, connections: int, browsers_for_catalog: int = 2
+    store: LiveStore,
+    *,
+    shoppers: int,
+    edition: int,
+    ramp_s: float,
+    connections: int,
+    browsers_for_catalog: int = 2,
+    order_pool: LiveStore | None = None,
 ) -> SpikeResult:
+    """`order_pool`: a second gunicorn on the same database that takes the order presses, as nginx sends
+    POST /presale/<slug>/order to the hosts' order pool (deploy/nginx/flagship.conf); pages go to `store`."""
     slug = open_campaign(store, edition=edition)
     accounts = make_shoppers(store, shoppers)
-    browsers = [store.browser().sign_in_as(user_id, token) for user_id, token in accounts]
+    browsers = [(order_pool or store).browser().sign_in_as(user_id, token) for user_id, token in accounts]
 
     # Before the clock starts: every shopper has the launch page open (and so a CSRF token).
     with ThreadPoolExecutor(max_workers=connections) as pool:
@@ -140,9 +161,14 @@ def run_spike(
 
     def browse(browser: Browser) -> None:
         pages = ["/", "/models", "/models?city=shanghai", f"/presale/{slug}/live"]
-        i = 0
+        i, last = 0, 0.0
         while not stop_browsing.is_set() and i < 10_000:
             started = time.perf_counter()
+            if i:  # a viewer reads for a moment between pages: at most one page per BROWSE_EVERY_S
+                if stop_browsing.wait(max(0.0, BROWSE_EVERY_S - (started - last))):
+                    break
+                started = time.perf_counter()
+            last = started
             try:
                 status = browser.get(pages[i % len(pages)]).status
             except Exception:  # noqa: BLE001 - a refused connection is a failure to count, not to raise
@@ -153,31 +179,73 @@ def run_spike(
             i += 1
 
     opening = time.perf_counter() + 0.2
+    # Each shopper presses at their moment of the ramp, then again whenever the waiting room says (like the page).
+    due: list[tuple[float, int]] = [(opening + ramp_s * index / shoppers, index) for index in range(shoppers)]
+    heapq.heapify(due)
+    ready = threading.Condition(lock)
+    first_press: dict[int, float] = {}
+    attempts: Counter[int] = Counter()
+    turnaround: list[float] = []
+    finished_at: list[float] = []
+    queue_answers = 0
+    open_shoppers = shoppers
 
-    def order(index: int) -> None:
-        delay = opening + ramp_s * index / shoppers - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        started = time.perf_counter()
+    def press(index: int) -> tuple[int, int | None]:
+        """One press of "order": (status, milliseconds until the page presses again when queued)."""
         try:
-            status = (
-                browsers[index]
-                .post(f"/presale/{slug}/order", {"csrf_token": tokens[index]}, csrf_from=f"/presale/{slug}")
-                .status
+            page = browsers[index].post(
+                f"/presale/{slug}/order",
+                {"csrf_token": tokens[index]},
+                csrf_from=f"/presale/{slug}",
+                # What the proxy stamps on every request (nginx: X-Request-Start "t=${msec}").
+                headers={"X-Request-Start": f"t={time.time():.3f}"},
             )
         except Exception:  # noqa: BLE001 - a refused or timed-out request is counted as a failure
-            status = 599
-        with lock:
-            latencies.append((time.perf_counter() - started) * 1000)
-            statuses[status] += 1
+            return 599, None
+        if page.status == 202:
+            match = RETRY_MS.search(page.text)
+            return 202, int(match.group(1)) if match else 1000
+        return page.status, None
+
+    def shopper_pages() -> None:
+        nonlocal queue_answers, open_shoppers
+        while True:
+            with ready:
+                while True:
+                    if open_shoppers == 0:
+                        ready.notify_all()
+                        return
+                    if due and due[0][0] <= time.perf_counter():
+                        pressed_at, index = heapq.heappop(due)
+                        break
+                    ready.wait(min(0.02, due[0][0] - time.perf_counter()) if due else 0.02)
+            started = time.perf_counter()
+            first_press.setdefault(index, pressed_at)  # when the shopper pressed, a free connection or not
+            status, retry_ms = press(index)
+            answered = time.perf_counter()
+            with ready:
+                latencies.append((answered - started) * 1000)
+                attempts[index] += 1
+                if status == 202 and retry_ms is not None and attempts[index] < MAX_ATTEMPTS:
+                    queue_answers += 1
+                    heapq.heappush(due, (answered + retry_ms / 1000, index))
+                    ready.notify()
+                else:
+                    statuses[status] += 1
+                    turnaround.append(answered - first_press[index])
+                    finished_at.append(answered)
+                    open_shoppers -= 1
 
     catalog_viewers = [store.browser() for _ in range(browsers_for_catalog)]
     with ThreadPoolExecutor(max_workers=browsers_for_catalog) as browsing:
         for viewer in catalog_viewers:
             browsing.submit(browse, viewer)
-        with ThreadPoolExecutor(max_workers=connections) as pool:
-            list(pool.map(order, range(shoppers)))
-        seconds = time.perf_counter() - opening
+        pages = [threading.Thread(target=shopper_pages) for _ in range(connections)]
+        for thread in pages:
+            thread.start()
+        for thread in pages:
+            thread.join()
+        seconds = max(finished_at, default=opening) - opening
         stop_browsing.set()
 
     with store.db() as session:
@@ -185,12 +253,18 @@ def run_spike(
         rows = session.execute(
             sa.select(PresaleOrder.status, PresaleOrder.launch_number).where(PresaleOrder.campaign_id == campaign_id)
         ).all()
+        holders = session.scalars(
+            sa.select(PresaleOrder.user_id).where(
+                PresaleOrder.campaign_id == campaign_id, PresaleOrder.launch_number.is_not(None)
+            )
+        ).all()
         taken = session.scalars(
             sa.select(LaunchNumber.number).where(
                 LaunchNumber.campaign_id == campaign_id, LaunchNumber.order_id.is_not(None)
             )
         ).all()
     assert sorted(taken) == sorted(n for _, n in rows if n is not None)
+    pressed_first = sorted(first_press, key=first_press.__getitem__)
     return SpikeResult(
         shoppers=shoppers,
         edition=edition,
@@ -201,6 +275,9 @@ def run_spike(
         numbers=[n for _, n in rows if n is not None],
         browse_latencies_ms=browse_latencies,
         browse_statuses=browse_statuses,
+        queue_answers=queue_answers,
+        turnaround_s=turnaround,
+        held_by_first=len(set(holders) & {accounts[i][0] for i in pressed_first[:edition]}),
     )
 
 
