@@ -157,13 +157,16 @@ class Config:
         self.DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 2)  # a sync worker serves one request at a time
         self.DB_MAX_OVERFLOW = _env_int("DB_MAX_OVERFLOW", 1)  # the page-view write after the response
         self.WEB_WORKERS = default_web_workers()
+        # The presale order pool's workers per host (flagship-orders.service; 0 = no order pool).
+        self.ORDER_WORKERS = _env_int("ORDER_WORKERS", 0)
         self.APP_HOSTS = _env_int("APP_HOSTS", 1)
         self.DB_MAX_CONNECTIONS = _env_int("DB_MAX_CONNECTIONS", 100)  # PostgreSQL's max_connections
         # superuser_reserved_connections (3), periodic jobs on every host, migrations, an operator's psql.
         self.DB_RESERVED_CONNECTIONS = _env_int("DB_RESERVED_CONNECTIONS", 10)
 
     def connections_needed(self) -> int:
-        return connections_needed(hosts=self.APP_HOSTS, workers=self.WEB_WORKERS, pool_size=self.DB_POOL_SIZE,
+        return connections_needed(hosts=self.APP_HOSTS, workers=self.WEB_WORKERS + self.ORDER_WORKERS,
+                                  pool_size=self.DB_POOL_SIZE,
                                   max_overflow=self.DB_MAX_OVERFLOW, reserved=self.DB_RESERVED_CONNECTIONS)
 
     def check_connection_budget(self) -> None:
@@ -171,10 +174,11 @@ class Config:
         needed = self.connections_needed()
         if needed > self.DB_MAX_CONNECTIONS:
             raise RuntimeError(
-                f"connection budget exceeded: {self.APP_HOSTS} host(s) x {self.WEB_WORKERS} worker(s) x "
+                f"connection budget exceeded: {self.APP_HOSTS} host(s) x ({self.WEB_WORKERS} web + "
+                f"{self.ORDER_WORKERS} order worker(s)) x "
                 f"({self.DB_POOL_SIZE} pool + {self.DB_MAX_OVERFLOW} overflow) + {self.DB_RESERVED_CONNECTIONS} "
-                f"reserved = {needed} > DB_MAX_CONNECTIONS {self.DB_MAX_CONNECTIONS}; lower WEB_WORKERS or "
-                "DB_POOL_SIZE, or put PgBouncer in front (docs/deploy.md)"
+                f"reserved = {needed} > DB_MAX_CONNECTIONS {self.DB_MAX_CONNECTIONS}; lower WEB_WORKERS, "
+                "ORDER_WORKERS or DB_POOL_SIZE, or put PgBouncer in front (docs/deploy.md)"
             )
 
     def default_secret_key(self) -> str | None:

@@ -23,7 +23,7 @@ PRODUCTION_ENV = {"SECRET_KEY": "x" * 32, "DATABASE_URL": "postgresql://127.0.0.
 
 @pytest.fixture
 def production_env(monkeypatch):
-    for name in ("APP_HOSTS", "WEB_WORKERS", "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_MAX_CONNECTIONS",
+    for name in ("APP_HOSTS", "WEB_WORKERS", "ORDER_WORKERS", "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_MAX_CONNECTIONS",
                  "DB_RESERVED_CONNECTIONS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in PRODUCTION_ENV.items():
@@ -73,6 +73,16 @@ def test_connection_budget_is_checked_at_start_up(production_env, hosts, workers
             config.load_config("production")
 
 
+def test_the_order_pools_count_in_the_connection_budget(production_env):
+    for name, value in (("APP_HOSTS", 2), ("WEB_WORKERS", 5), ("DB_POOL_SIZE", 2), ("DB_MAX_OVERFLOW", 1)):
+        production_env.setenv(name, str(value))
+    production_env.setenv("ORDER_WORKERS", "4")
+    assert config.load_config("production").connections_needed() == 2 * (5 + 4) * 3 + 10  # 64: fits in 100
+    production_env.setenv("ORDER_WORKERS", "12")
+    with pytest.raises(RuntimeError, match=r"2 host\(s\) x \(5 web \+ 12 order worker\(s\)\)"):
+        config.load_config("production")
+
+
 def test_gunicorn_settings(production_env):
     production_env.setenv("WEB_WORKERS", "3")
     production_env.setenv("FORWARDED_ALLOW_IPS", "10.0.0.1")
@@ -102,6 +112,7 @@ def test_nginx_site_is_valid_and_retries_only_what_is_safe(tmp_path):
         pytest.skip("nginx is not installed (.ci/run installs nginx-light)")
     main = cluster.render_nginx(tmp_path, "127.0.0.1:8080")
     (tmp_path / "upstream-hosts.conf").write_text("server 10.0.0.11:8000 max_fails=3 fail_timeout=5s;\n")
+    (tmp_path / "order-hosts.conf").write_text("server 10.0.0.11:8001 max_fails=3 fail_timeout=5s;\n")
     result = subprocess.run(["nginx", "-t", "-q", "-c", str(main)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
@@ -126,7 +137,8 @@ def test_systemd_units_verify(tmp_path):
         pytest.skip("systemd-analyze is not installed")
     for unit in (DEPLOY / "systemd").iterdir():
         shutil.copy(unit, tmp_path / unit.name)
-    units = [str(p) for p in sorted(tmp_path.iterdir()) if p.suffix == ".timer" or p.name == "flagship.service"]
+    units = [str(p) for p in sorted(tmp_path.iterdir())
+             if p.suffix == ".timer" or p.name in {"flagship.service", "flagship-orders.service"}]
     result = subprocess.run(["systemd-analyze", "verify", "--man=no", *units], capture_output=True, text=True)
     # The units name /srv/flagship/.venv/bin/... which exists only on a host where the store is installed.
     problems = [line for line in result.stderr.splitlines()

@@ -7,9 +7,9 @@ queue" at once. From then on, until the line has drained, every new shopper is p
 
     slot = max(line start, last slot + 1 / PRESALE_ADMIT_PER_SECOND)
 
-A press at or after one's slot places the order; an earlier one is answered at once with the wait, and the page
-presses again when the slot comes. A press that waited too long is sent back whatever its slot, keeping it, and
-the line lasts at least until it returns. A shopper's slot is fixed by their first press in a line, so admission follows
+A press at or after one's slot places the order, however long it waited for a worker (sending it back would
+only feed a retry storm); an earlier one is answered at once with the wait, and the page presses again when the
+slot comes. A shopper's slot is fixed by their first press in a line, so admission follows
 first arrival strictly, a retry or a double click keeps its place, and a shopper who walks away costs nobody a
 place. PRESALE_ADMIT_PER_SECOND is what the order pool sustains (`make bench presale` measures it).
 
@@ -52,11 +52,6 @@ if not slot then
   redis.call('SET', KEYS[2], slot, 'EX', ARGV[3])
   redis.call('HSET', KEYS[1], ARGV[1], slot)
   redis.call('EXPIRE', KEYS[1], ARGV[3])
-elseif ARGV[4] == '1' then
-  local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if last < now + tonumber(ARGV[5]) then
-    redis.call('SET', KEYS[2], string.format('%.6f', now + tonumber(ARGV[5])), 'EX', ARGV[3])
-  end
 end
 return {slot, string.format('%.6f', now)}
 """
@@ -106,8 +101,6 @@ class MemorySlots:
                     return None, now
                 start = now + line.lead if line.saturated else now
                 slots[user_id] = self._last[room] = max(start, last + line.interval)
-            elif line.saturated:  # sent back with their place: the line goes on at least until they return
-                self._last[room] = max(self._last.get(room, 0.0), now + line.lead)
             return slots[user_id], now
 
 
@@ -139,11 +132,7 @@ def _claim(campaign_id: int, user_id: int, line: Line) -> tuple[float | None, fl
 
 
 def admit(campaign_id: int, user_id: int, *, queued_s: float = 0.0) -> Admission:
-    """May this shopper place their order now? `queued_s`: how long the request waited for a worker.
-
-    A request that waited longer than PRESALE_QUEUE_SECONDS is sent back to the line whatever its slot (the pool
-    is saturated: a fast answer beats adding to the backlog); its place is kept.
-    """
+    """May this shopper place their order now? `queued_s`: how long the request waited for a worker."""
     config = current_app.config
     rate = float(config["PRESALE_ADMIT_PER_SECOND"])
     if rate <= 0:
@@ -163,9 +152,6 @@ def admit(campaign_id: int, user_id: int, *, queued_s: float = 0.0) -> Admission
     if slot is None:
         return OPEN
     wait = slot - now
-    ahead = max(1, round(wait * rate))
-    if saturated:
-        return Admission(admitted=False, wait_s=max(wait, 1.0), ahead=ahead)
     if wait <= line.slack:
         return OPEN
-    return Admission(admitted=False, wait_s=wait, ahead=ahead)
+    return Admission(admitted=False, wait_s=wait, ahead=max(1, round(wait * rate)))

@@ -323,14 +323,15 @@ def kill_workers(host: Host) -> list[int]:
 
 def render_nginx(directory: Path, listen: str) -> Path:
     """deploy/nginx/flagship.conf with its paths and port pointed into `directory`, under a main nginx.conf of
-    its own there (pid, logs, temp files); the upstream list is `directory`/upstream-hosts.conf."""
+    its own there (pid, logs, temp files); the upstream lists are upstream-hosts.conf and order-hosts.conf there."""
     site = (ROOT / "deploy" / "nginx" / "flagship.conf").read_text()
-    upstreams = directory / "upstream-hosts.conf"
+    upstreams, order_pools = directory / "upstream-hosts.conf", directory / "order-hosts.conf"
     site = (site.replace("/etc/flagship/upstream-hosts.conf", str(upstreams))
+                .replace("/etc/flagship/order-hosts.conf", str(order_pools))
                 .replace("listen 80;", f"listen {listen};")
                 .replace("listen [::]:80;\n", "")
                 .replace("/srv/flagship/static/", f"{ROOT / 'static'}/"))
-    for needed in (str(upstreams), f"listen {listen};", str(ROOT / "static")):
+    for needed in (str(upstreams), str(order_pools), f"listen {listen};", str(ROOT / "static")):
         if needed not in site:
             raise SystemExit(f"deploy/nginx/flagship.conf changed shape: could not set {needed}")
     (directory / "flagship-site.conf").write_text(site)
@@ -370,6 +371,8 @@ def write_nginx_config(cluster: Cluster) -> Path:
 def write_upstreams(cluster: Cluster) -> None:
     lines = [f"server {h.upstream} max_fails=3 fail_timeout=5s{' down' if h.drained else ''};" for h in cluster.hosts]
     (STATE_DIR / "upstream-hosts.conf").write_text("\n".join(lines) + "\n")
+    # The local cluster runs no separate order pools: each host's one gunicorn takes the order presses too.
+    (STATE_DIR / "order-hosts.conf").write_text("\n".join(lines) + "\n")
 
 
 def nginx(*args: str) -> None:
