@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import click
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -135,7 +135,12 @@ def live(slug: str) -> Response:
 
 
 def _time_in_queue() -> float:
-    """Seconds this request waited before a worker took it, from the proxy's X-Request-Start ("t=<unix secs>")."""
+    """Seconds this request waited before a worker took it, from the proxy's X-Request-Start ("t=<unix secs>").
+
+    Read only behind a trusted proxy (TRUSTED_PROXY_COUNT), which sets the header on every request: a client that
+    reached the app directly could otherwise claim to have waited and open a line."""
+    if not current_app.config.get("TRUSTED_PROXY_COUNT"):
+        return 0.0
     raw = request.headers.get("X-Request-Start", "").removeprefix("t=")
     try:
         started = float(raw)

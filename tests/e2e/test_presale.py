@@ -4,6 +4,7 @@ the 订金 on the demo page, locks it (now a 定金) and sees the inflated balan
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import expect
 
@@ -57,3 +58,32 @@ def test_a_shopper_orders_a_launch_edition_pays_and_locks(page, phone_page, live
     expect(phone_page.locator("h1")).to_have_text("Mustang Mach-E 首发纪念版")
     assert_fits_the_phone(phone_page)
     screenshot(phone_page, "presale-04-launch-phone")
+
+
+def test_a_shopper_in_the_waiting_room_is_told_the_wait_and_the_page_orders_at_their_turn(phone_page, live_app):
+    """Launch day at a saturated store, on a 360 px phone in Chinese: the press is answered at once with the
+    queue page (how many are ahead, how long), and the page sends the order by itself when the turn comes."""
+    with live_app.app_context():
+        factories.make_user(db.session, email="queued-fan@example.com", phone="13912340000",
+                            session_token="e2e-presale-queue")
+        db.session.commit()
+    saved = {key: live_app.config[key] for key in ("TRUSTED_PROXY_COUNT", "PRESALE_ADMIT_PER_SECOND")}
+    # Behind a proxy whose every request says it waited 5 s for a worker: this press opens a line.
+    live_app.config.update(TRUSTED_PROXY_COUNT=1, PRESALE_ADMIT_PER_SECOND=0.5)
+    try:
+        page = phone_page
+        page.set_viewport_size({"width": 360, "height": 780})
+        sign_in(page, "queued-fan@example.com", factories.TEST_PASSWORD)
+        page.get_by_role("button", name="中文").click()
+        page.goto("/presale/mach-e-launch")
+        page.set_extra_http_headers({"X-Request-Start": f"t={time.time() - 5:.3f}"})
+        page.get_by_role("button", name="立即下单").click()
+
+        expect(page.locator("h1")).to_have_text("您正在排队")
+        expect(page.locator(".presale-queue-place")).to_contain_text("您前面还有约")
+        assert_fits_the_phone(page)
+        screenshot(page, "presale-05-queue-phone-zh")
+        # No click: the page itself presses again when the turn comes (about 1 s).
+        expect(page.locator(".presale-order .status")).to_have_text("已保留首发编号", timeout=15_000)
+    finally:
+        live_app.config.update(saved)

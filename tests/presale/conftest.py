@@ -28,6 +28,12 @@ def _empty_waiting_room(app: Flask) -> Iterator[None]:
     app.extensions.pop(waiting_room.MEMORY_KEY, None)
 
 
+@pytest.fixture
+def behind_proxy(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store trusts one proxy, so it reads the proxy's X-Request-Start (how long a press waited)."""
+    monkeypatch.setitem(app.config, "TRUSTED_PROXY_COUNT", 1)
+
+
 def terms(car_model_id: int, **overrides: object) -> services.CampaignTerms:
     """A ¥199,800 launch edition: ¥999 deposit counted as ¥5,000, 7 refundable days; open now for a day."""
     start = now() - dt.timedelta(minutes=1)

@@ -124,6 +124,7 @@ def test_staff_see_the_board_and_only_admins_set_up_a_presale(client, db, campai
     assert created.deposit_amount == Decimal("20000.00") and services.numbers_left(db, created.id) == 10
 
 
+@pytest.mark.usefixtures("behind_proxy")
 def test_a_saturated_store_answers_from_the_waiting_room_and_does_nothing_yet(client, db, campaign):
     import time
 
@@ -135,6 +136,14 @@ def test_a_saturated_store_answers_from_the_waiting_room_and_does_nothing_yet(cl
     assert db.scalar(select(func.count()).select_from(PresaleOrder)) == 0  # nothing done while queued
 
     # The retry at the shopper's turn, and the order of turns: tests/presale/test_waiting_room.py.
+
+
+def test_without_a_trusted_proxy_a_claimed_wait_opens_no_line(client, db, campaign):
+    import time
+
+    login(client, shopper(db))
+    claimed = client.post(f"/presale/{campaign.slug}/order", headers={"X-Request-Start": f"t={time.time() - 60:.3f}"})
+    assert claimed.status_code == 303  # straight to the order: the header came from the client, not a proxy
 
 
 def test_the_order_button_waits_for_the_servers_clock(client, db, catalog):

@@ -143,6 +143,7 @@ def test_with_redis_every_worker_and_host_shares_one_line_on_redis_clock(app, re
     assert admit(app, 3).ahead == 4
 
 
+@pytest.mark.usefixtures("behind_proxy")
 def test_without_redis_the_room_lets_shoppers_in_and_orders_go_through(app, client, db, campaign, monkeypatch):
     monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
     app.extensions.pop("presale_waiting_room_redis", None)
@@ -158,7 +159,7 @@ def test_without_redis_the_room_lets_shoppers_in_and_orders_go_through(app, clie
     assert db.scalar(select(func.count()).select_from(PresaleOrder)) == 2
 
 
-@pytest.mark.usefixtures("two_a_second")
+@pytest.mark.usefixtures("two_a_second", "behind_proxy")
 def test_the_queue_page_says_how_long_and_sends_the_order_at_the_shoppers_turn(app, db, campaign, clock):
     shoppers = [shopper(db) for _ in range(3)]
     clients = [app.test_client() for _ in shoppers]
