@@ -44,6 +44,7 @@ ACTION_LABELS = {
     "api_key.create": _l("API key created"),
     "api_key.revoke": _l("API key revoked"),
     "presale.campaign_created": _l("Presale set up"),
+    "presale.campaign_updated": _l("Presale terms changed"),
     "presale.deposit_paid": _l("Presale deposit paid"),
     "presale.locked_by_shopper": _l("Presale order locked by the shopper"),
     "presale.cancelled": _l("Presale order cancelled"),
@@ -91,6 +92,14 @@ FIELD_LABELS = {
     "trim_id": _l("Trim number"), "trim": _l("Trim"), "showroom": lazy_pgettext("audit record", "Showroom"),
     "colour": _l("Colour"), "role": _l("Role"), "name": _l("Name"),
     "number": _l("Launch number"), "edition_size": _l("Launch edition size"), "deposit": _l("Deposit amount"),
+    # presale campaigns (the staff form's words)
+    "name_zh": _l("Name (Chinese)"), "name_en": _l("Name (English)"), "car_model_id": _l("Model"),
+    "presale_price": _l("Presale price (CNY)"), "deposit_amount": _l("Deposit (CNY)"),
+    "deposit_credit": _l("Deposit counts for (CNY)"), "opens_at": _l("Orders open (Beijing time)"),
+    "closes_at": _l("Orders close (Beijing time)"), "deposit_window_minutes": _l("Minutes to pay the deposit"),
+    "refundable_days": _l("Refundable days (0 = binding at once)"),
+    "balance_window_days": _l("Days to pay the balance"),
+    "benefits_zh": _l("Launch benefits (Chinese)"), "benefits_en": _l("Launch benefits (English)"),
 }
 VALUE_LABELS = {
     # reservations

@@ -313,6 +313,7 @@ def _one_of_everything(app: Flask, session: Session) -> tuple[dict[str, object],
         "presale.live": {"slug": DEMO_SLUG},
         "presale.order": {"slug": DEMO_SLUG},
         "presale_staff.board": {"slug": DEMO_SLUG},
+        "presale_staff.edit_campaign": {"slug": DEMO_SLUG},
         "presale.order_detail": {"order_id": presale_order.id},
     }
     values["by_endpoint"] = by_endpoint

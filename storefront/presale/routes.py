@@ -3,6 +3,7 @@ deposit, lock it early, cancel while refundable); for staff, the live board; for
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import time
@@ -18,6 +19,7 @@ from werkzeug.wrappers import Response
 from models import CarModel, PresaleCampaign, PresaleOrder, PresaleOrderStatus
 from storefront import clock
 from storefront.auth import admin_required, require_staff
+from storefront.clock import STORE_TZ
 from storefront.errors import DomainError
 from storefront.extensions import db
 from storefront.i18n import format_cny, localised
@@ -292,25 +294,57 @@ def board(slug: str) -> str:
 @admin_required
 def new_campaign() -> str | Response:
     form = CampaignForm()
-    form.car_model_id.choices = [
-        (m.id, localised(m, "name")) for m in db.session.scalars(select(CarModel).order_by(CarModel.sort_order))
-    ]
+    form.car_model_id.choices = _model_choices()
     if form.validate_on_submit():
         try:
             campaign = services.create_campaign(
                 db.session, actor=current_user._get_current_object(), terms=form.terms()
             )
         except DomainError as error:
-            target = getattr(form, error.field, None) if error.field else None
-            if target is not None:
-                target.errors.append(error.user_message)
-            else:
-                form.form_errors.append(error.user_message)
+            _form_error(form, error)
         else:
             db.session.commit()
             flash(_("The presale is set up."), "success")
             return redirect(url_for("presale_staff.board", slug=campaign.slug), code=303)
     return render_template("presale/staff/new.html", form=form)
+
+
+@staff_bp.route("/<slug>/edit", methods=["GET", "POST"])
+@admin_required
+def edit_campaign(slug: str) -> str | Response:
+    campaign = _campaign_or_404(slug)
+    form = CampaignForm(obj=campaign if request.method == "GET" else None)
+    if request.method == "GET":
+        form.opens_at.data = campaign.opens_at.astimezone(STORE_TZ).replace(tzinfo=None)
+        form.closes_at.data = campaign.closes_at.astimezone(STORE_TZ).replace(tzinfo=None)
+    form.car_model_id.choices = _model_choices()
+    started = clock.now() >= campaign.opens_at
+    if form.validate_on_submit():
+        terms = dataclasses.replace(form.terms(), slug=campaign.slug, trim_id=campaign.trim_id)
+        try:
+            services.update_campaign(
+                db.session, actor=current_user._get_current_object(), campaign=campaign, terms=terms
+            )
+        except DomainError as error:
+            db.session.rollback()
+            _form_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The presale is saved."), "success")
+            return redirect(url_for("presale_staff.board", slug=campaign.slug), code=303)
+    return render_template("presale/staff/edit.html", form=form, campaign=campaign, started=started)
+
+
+def _model_choices() -> list[tuple[int, str]]:
+    return [(m.id, localised(m, "name")) for m in db.session.scalars(select(CarModel).order_by(CarModel.sort_order))]
+
+
+def _form_error(form: CampaignForm, error: DomainError) -> None:
+    target = getattr(form, error.field, None) if error.field else None
+    if target is not None:
+        target.errors = [*target.errors, error.user_message]
+    else:
+        form.form_errors.append(error.user_message)
 
 
 # --- CLI (cron / systemd timers; safe on every host at once) ------------------------------------------------

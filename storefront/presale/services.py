@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
@@ -112,6 +112,82 @@ def create_campaign(session: Session, *, actor: User | None, terms: CampaignTerm
         entity_id=campaign.slug,
         before=None,
         after={"edition_size": terms.edition_size, "deposit": str(terms.deposit_amount)},
+    )
+    session.flush()
+    return campaign
+
+
+# What an order copies or relies on: fixed once the campaign has opened or has an order (each order keeps its own
+# copy of the money terms, and every shopper ordered on the same ones). Names, benefits and the closing time may
+# change until the end; the web address never does (it is the campaign's printed link).
+SALE_TERMS = (
+    "car_model_id",
+    "trim_id",
+    "edition_size",
+    "presale_price",
+    "deposit_amount",
+    "deposit_credit",
+    "opens_at",
+    "deposit_window_minutes",
+    "refundable_days",
+    "balance_window_days",
+)
+
+
+def _same(old: object, new: object) -> bool:
+    """Equal as the staff form shows them: times to the minute (the form has no seconds)."""
+    if isinstance(old, dt.datetime) and isinstance(new, dt.datetime):
+        return old.replace(second=0, microsecond=0) == new.replace(second=0, microsecond=0)
+    return old == new
+
+
+def update_campaign(
+    session: Session,
+    *,
+    actor: User | None,
+    campaign: PresaleCampaign,
+    terms: CampaignTerms,
+    at: dt.datetime | None = None,
+) -> PresaleCampaign:
+    """Change a campaign's terms (admins). Before it opens, with no order yet, everything but the web address may
+    change (a new edition size renumbers its free launch numbers); after that only names, benefits and the closing
+    time. Takes the campaign's row lock, so two admins' edits apply one after the other."""
+    at = at or now()
+    session.refresh(campaign, with_for_update=True)
+    if terms.slug != campaign.slug:
+        raise DomainError(_("The web address of a presale cannot change."), field="slug")
+    check_terms(terms)
+    if session.get(CarModel, terms.car_model_id) is None:
+        raise DomainError(_("Choose a model."), field="car_model_id")
+    changed = {name for name, value in terms.__dict__.items() if not _same(getattr(campaign, name), value)}
+    started = at >= campaign.opens_at or session.scalar(
+        select(PresaleOrder.id).where(PresaleOrder.campaign_id == campaign.id).limit(1)
+    )
+    fixed = sorted(changed & set(SALE_TERMS)) if started else []
+    if fixed:
+        raise ConflictError(
+            _("Orders have opened: the sale terms can no longer change, only names, benefits and the closing time."),
+            field=fixed[0],
+        )
+    if not changed:
+        return campaign
+    before = {name: str(getattr(campaign, name)) for name in sorted(changed)}
+    for name in changed:
+        setattr(campaign, name, getattr(terms, name))
+    if "edition_size" in changed:  # no order yet, so every number is free: number them again
+        session.execute(delete(LaunchNumber).where(LaunchNumber.campaign_id == campaign.id))
+        session.execute(
+            insert(LaunchNumber),
+            [{"campaign_id": campaign.id, "number": n} for n in range(1, terms.edition_size + 1)],
+        )
+    record_audit(
+        session,
+        actor=actor,
+        action="presale.campaign_updated",
+        entity_type="presale_campaign",
+        entity_id=campaign.slug,
+        before=before,
+        after={name: str(getattr(campaign, name)) for name in sorted(changed)},
     )
     session.flush()
     return campaign
