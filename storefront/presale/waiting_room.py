@@ -104,15 +104,16 @@ class MemorySlots:
             return slots[user_id], now
 
 
-def _redis_client() -> Any:
-    client = current_app.extensions.get("presale_waiting_room_redis")
-    if client is None:
+def _claim_script() -> Any:
+    """The slot script registered on this app's Redis client (sent once, then run by its SHA)."""
+    script = current_app.extensions.get("presale_waiting_room_redis")
+    if script is None:
         import redis
 
         client = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=0.5, socket_connect_timeout=0.5)
-        client.claim_slot = client.register_script(_CLAIM_SLOT)
-        current_app.extensions["presale_waiting_room_redis"] = client
-    return client
+        script = client.register_script(_CLAIM_SLOT)
+        current_app.extensions["presale_waiting_room_redis"] = script
+    return script
 
 
 def _room(campaign_id: int) -> str:
@@ -122,9 +123,9 @@ def _room(campaign_id: int) -> str:
 def _claim(campaign_id: int, user_id: int, line: Line) -> tuple[float | None, float]:
     room = _room(campaign_id)
     if not current_app.config.get("REDIS_URL"):
-        memory = current_app.extensions.setdefault(MEMORY_KEY, MemorySlots())
+        memory: MemorySlots = current_app.extensions.setdefault(MEMORY_KEY, MemorySlots())
         return memory.claim(room, user_id, line)
-    slot, now = _redis_client().claim_slot(
+    slot, now = _claim_script()(
         keys=[f"{room}:slots", f"{room}:last"],
         args=[user_id, line.interval, KEEP_SECONDS, int(line.saturated), line.lead, line.slack],
     )
