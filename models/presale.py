@@ -119,6 +119,8 @@ class PresaleOrder(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("presale_campaigns.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # The mainland mobile the order was placed with: one order per mobile per campaign, whatever the account.
+    mobile: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[PresaleOrderStatus] = mapped_column(enum_column(PresaleOrderStatus))
     launch_number: Mapped[int | None]
     # Frozen from the campaign when the order is placed: later edits never change what the shopper agreed to.
@@ -142,6 +144,7 @@ class PresaleOrder(Base):
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "user_id", name="uq_presale_orders_campaign_user"),
+        UniqueConstraint("campaign_id", "mobile", name="uq_presale_orders_campaign_mobile"),
         # A number belongs to one live order at most, whatever the code does.
         Index(
             "uq_presale_orders_live_number",

@@ -2,10 +2,11 @@
 
 The spike path is `place_order`: one indexed SELECT (is there an order already?), one INSERT ... ON CONFLICT DO
 NOTHING, one UPDATE that claims the lowest free launch number (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so
-thousands of shoppers never queue behind each other's row locks; SQLite serialises writers anyway). A shopper's
-second press finds the first order, and the UNIQUE (campaign, user) key turns the one that raced it into a no-op
-whose answer is the first order. Numbers are claimed in rows the
-database owns, so no number is held twice and the count of free numbers can never go below zero.
+thousands of shoppers never queue behind each other's row locks; SQLite serialises writers anyway). One order per
+shopper and per mainland mobile: a shopper's second press finds the first order, and the UNIQUE (campaign, user)
+and (campaign, mobile) keys turn a press that raced it, or another account on the same mobile, into a no-op.
+Numbers are claimed in rows the database owns, so no number is held twice and the count of free numbers can
+never go below zero.
 
 Lock order everywhere: the order row, then its launch number, then the payment, then (to pass a number on) the
 oldest waiting order, taken with SKIP LOCKED so no path ever waits on another for it.
@@ -233,6 +234,7 @@ def place_order(
         .values(
             campaign_id=campaign.id,
             user_id=user.id,
+            mobile=user.phone,
             status=PresaleOrderStatus.WAITLISTED,
             created_at=at,
             updated_at=at,
@@ -241,14 +243,14 @@ def place_order(
             presale_price=campaign.presale_price,
             refundable_days=campaign.refundable_days,
         )
-        .on_conflict_do_nothing(index_elements=["campaign_id", "user_id"])
+        .on_conflict_do_nothing()  # either UNIQUE key: (campaign, shopper) or (campaign, mobile)
         .returning(PresaleOrder)
     ).one_or_none()
-    if order is None:  # the same shopper's other request won the race: its order is the answer
+    if order is None:
         found = order_of(session, campaign_id=campaign.id, user_id=user.id)
-        if found is None:  # pragma: no cover - the key that refused the row names an order that exists
-            raise ConflictError(_("Orders are not open for this presale."))
-        return found
+        if found is not None:  # the same shopper's other request won the race: its order is the answer
+            return found
+        raise ConflictError(_("This mobile number has already ordered in this presale: one order per mobile."))
     number = _claim_free_number(session, campaign_id=campaign.id, order_id=order.id)
     if number is not None:
         order.hold(number=number, at=at, minutes=campaign.deposit_window_minutes)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import models
 from models import LaunchNumber, PresaleOrder, PresaleOrderStatus
+from storefront.errors import ConflictError
 from storefront.presale import services
 from tests import factories
 from tests.presale.conftest import terms
@@ -87,3 +88,42 @@ def _spike(app: Flask, make_session: sessionmaker[Session], car_model_id: int, r
     assert held_numbers == list(range(1, EDITION + 1))  # every number once, no gaps
     assert statuses == {PresaleOrderStatus.HELD: EDITION, PresaleOrderStatus.WAITLISTED: SHOPPERS - EDITION}
     assert taken == EDITION
+
+
+@pytest.mark.slow
+def test_accounts_sharing_a_mobile_get_one_order_between_them_however_they_race(
+    app: Flask, pg_engine: sa.Engine
+) -> None:
+    make_session = sessionmaker(pg_engine, expire_on_commit=False)
+    with make_session() as s:
+        catalog = factories.small_catalog(s)
+        accounts = [factories.make_user(s, email=f"same-mobile-{i}@example.com", phone="13700000001") for i in range(8)]
+        s.commit()
+        car_model_id, user_ids = catalog.car_models[0].id, [u.id for u in accounts]
+
+    for round_ in range(ROUNDS):
+        with make_session() as s:
+            campaign_id = services.create_campaign(
+                s, actor=None, terms=terms(car_model_id, slug=f"one-mobile-{round_}")
+            ).id
+            s.commit()
+        barrier = threading.Barrier(len(user_ids))
+
+        def press(user_id: int, campaign_id: int = campaign_id, barrier: threading.Barrier = barrier) -> str:
+            with app.app_context(), make_session() as s:
+                user = s.get(models.User, user_id)
+                campaign = s.get(models.PresaleCampaign, campaign_id)
+                barrier.wait(timeout=30)
+                try:
+                    services.place_order(s, campaign=campaign, user=user)
+                except ConflictError:
+                    return "refused"
+                s.commit()
+                return "ordered"
+
+        with ThreadPoolExecutor(max_workers=len(user_ids)) as pool:
+            answers = Counter(pool.map(press, user_ids, timeout=60))
+        with make_session() as s:
+            orders = s.scalars(sa.select(PresaleOrder).where(PresaleOrder.campaign_id == campaign_id)).all()
+        assert answers == {"ordered": 1, "refused": 7}, answers
+        assert len(orders) == 1 and orders[0].mobile == "13700000001" and orders[0].launch_number == 1

@@ -12,6 +12,7 @@ import models
 from models import PresaleOrder, PresaleOrderStatus
 from storefront.clock import now
 from storefront.presale import routes, services
+from tests import factories
 from tests.conftest import login
 from tests.presale.conftest import shopper, terms
 
@@ -161,3 +162,12 @@ def test_the_order_button_waits_for_the_servers_clock(client, db, catalog):
     page = client.get(f"/presale/{later.slug}").get_data(as_text=True)
     assert "data-presale-order disabled" in page and 'data-open="false"' in page
     assert client.post(f"/presale/{later.slug}/order").status_code == 302  # refused, back to the launch page
+
+
+def test_a_second_account_on_the_same_mobile_is_told_one_order_per_mobile(client, db, campaign):
+    login(client, factories.make_user(db, email="m1@example.com", phone="13600000002"))
+    assert client.post(f"/presale/{campaign.slug}/order").status_code == 303
+    login(client, factories.make_user(db, email="m2@example.com", phone="13600000002"))
+    refused = client.post(f"/presale/{campaign.slug}/order", follow_redirects=True)
+    assert "one order per mobile" in refused.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(PresaleOrder)) == 1

@@ -15,6 +15,7 @@ from storefront.errors import ConflictError, DomainError, PermissionDeniedError
 from storefront.payments import services as payments
 from storefront.payments.services import PaymentOutcome
 from storefront.presale import services
+from tests import factories
 from tests.presale.conftest import shopper, terms
 
 pytestmark = pytest.mark.usefixtures("english_messages")
@@ -184,3 +185,14 @@ def test_an_unpaid_balance_forfeits_the_binding_deposit_and_frees_the_number(app
     assert order.status is PresaleOrderStatus.FORFEITED and order.launch_number is None
     assert services.numbers_left(db, campaign.id) == 3
     assert services.forfeit_overdue(db, at=order.balance_due_by) == 0  # once
+
+
+def test_one_order_per_mobile_whatever_the_account(db, campaign):
+    first = factories.make_user(db, email="mobile-a@example.com", phone="13600000001")
+    second = factories.make_user(db, email="mobile-b@example.com", phone="13600000001")
+    order = services.place_order(db, campaign=campaign, user=first)
+    with pytest.raises(ConflictError, match="one order per mobile"):
+        services.place_order(db, campaign=campaign, user=second)
+    assert services.place_order(db, campaign=campaign, user=first).id == order.id  # its owner still finds it
+    assert order.mobile == "13600000001"
+    assert services.place_order(db, campaign=campaign, user=shopper(db)).launch_number == 2
