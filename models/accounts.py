@@ -40,6 +40,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(80), default="")
     phone: Mapped[str] = mapped_column(String(20), default="")
+    # When `phone` was proved to be the user's by a texted code; cleared whenever `phone` changes.
+    phone_verified_at: Mapped[dt.datetime | None]
     preferred_city_id: Mapped[int | None] = mapped_column(ForeignKey("cities.id"))
     role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.CUSTOMER)
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -126,3 +128,22 @@ class EmailChangeToken(SingleUseLink, Base):
     new_email: Mapped[str] = mapped_column(String(254))
 
     user: Mapped[User] = relationship()
+
+
+class PhoneVerificationCode(Base):
+    """A 6-digit code texted to a mobile number: only its SHA-256 (with the user and number) is kept, it lasts
+    minutes, and it allows a few tries."""
+
+    __tablename__ = "phone_verification_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<PhoneVerificationCode {self.id} user={self.user_id}>"

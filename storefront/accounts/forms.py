@@ -46,6 +46,13 @@ class ProfileForm(FlaskForm):
     preferred_city = SelectField(_l("Preferred city"), choices=[], validate_choice=True)
 
 
+class PhoneCodeForm(FlaskForm):
+    """Send a code to the profile's mobile, or enter the code that came back."""
+
+    code = StringField(_l("Code from the text message"), filters=TEXT, validators=[Optional(), Length(max=12)])
+    next = HiddenField()
+
+
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[InputRequired(REQUIRED), Length(max=1000)])
     new_password = PasswordField(_l("New password"), validators=[InputRequired(REQUIRED), Length(max=1000)])

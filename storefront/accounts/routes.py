@@ -27,6 +27,7 @@ from storefront.accounts.forms import (
     ChangePasswordForm,
     ConfirmEmailForm,
     LoginForm,
+    PhoneCodeForm,
     ProfileForm,
     ReauthForm,
     RegisterForm,
@@ -39,6 +40,7 @@ from storefront.errors import DomainError, error_response
 from storefront.extensions import db, limiter
 from storefront.i18n import localised
 from storefront.security import is_safe_next
+from storefront.sms import masked
 
 # `flask users create-admin` (the CLI group is named for what it manages, not the URL prefix).
 bp = Blueprint("accounts", __name__, url_prefix="/account", cli_group="users")
@@ -54,6 +56,7 @@ LOGIN_FAILURES_PER_ACCOUNT = "4 per 3 minutes"  # unknown devices, all addresses
 LOGIN_FAILURES_PER_KNOWN_DEVICE = "5 per minute;20 per hour"
 REAUTH_FAILURES_PER_USER = "5 per minute"  # re-auth and password change, for a signed-in user
 REGISTER_PER_ADDRESS = "5 per minute;30 per hour"
+PHONE_CODES_PER_USER = "3 per 10 minutes;10 per day"  # texts cost money and can pester: few, whatever the number
 RESET_PER_ADDRESS = "5 per minute"
 RESET_PER_EMAIL = "3 per hour"  # nobody can flood someone's inbox with reset mails
 
@@ -261,11 +264,12 @@ def confirm_registration(token: str) -> ResponseReturnValue:
 
 
 class _ProfileForms(NamedTuple):
-    """The three forms of the profile page; the one whose endpoint was posted to is bound to the request."""
+    """The forms of the profile page; the one whose endpoint was posted to is bound to the request."""
 
     details: ProfileForm
     password: ChangePasswordForm
     email: ChangeEmailForm
+    phone: PhoneCodeForm
 
 
 def _profile_forms() -> _ProfileForms:
@@ -283,12 +287,19 @@ def _profile_forms() -> _ProfileForms:
     email_form = ChangeEmailForm(
         prefix="em", formdata=request.form if request.endpoint == "accounts.change_email" else None
     )
-    return _ProfileForms(profile_form, password_form, email_form)
+    phone_form = PhoneCodeForm(
+        prefix="ph",
+        formdata=request.form if request.endpoint in ("accounts.send_phone_code", "accounts.verify_phone") else None,
+    )
+    if not phone_form.next.data and is_safe_next(request.args.get("next", "")):
+        phone_form.next.data = request.args.get("next", "")
+    return _ProfileForms(profile_form, password_form, email_form, phone_form)
 
 
-def _profile_page(forms: _ProfileForms) -> str:
-    return render_template("accounts/profile.html", form=forms.details, password_form=forms.password,
-                           email_form=forms.email)
+def _profile_page(forms: _ProfileForms, status: int = 200) -> ResponseReturnValue:
+    page = render_template("accounts/profile.html", form=forms.details, password_form=forms.password,
+                           email_form=forms.email, phone_form=forms.phone)
+    return page, status
 
 
 @bp.get("/")
@@ -315,8 +326,49 @@ def profile() -> ResponseReturnValue:
         else:
             db.session.commit()
             flash(_("Your details have been saved."), "success")
-            return redirect(url_for("accounts.profile"))
+            # On the way somewhere (a presale sent the shopper here): keep the way, it goes on after verifying.
+            return redirect(url_for("accounts.profile", next=forms.phone.next.data or None))
     return _profile_page(forms)
+
+
+@bp.post("/profile/phone/code")
+@login_required
+@_limit(PHONE_CODES_PER_USER, key_func=_signed_in_user)
+def send_phone_code() -> ResponseReturnValue:
+    """Text a code to the profile's mobile number. No SMS gateway is configured (storefront/sms.py): the demo store
+    shows the code on the page instead, labelled as such."""
+    forms = _profile_forms()
+    if not forms.phone.validate_on_submit():
+        return _profile_page(forms, 400)
+    try:
+        code = services.send_phone_code(db.session, user=current_user._get_current_object(), locale=_locale())
+    except DomainError as error:
+        _show_error(forms.phone, error)
+        return _profile_page(forms, 409)
+    db.session.commit()
+    flash(_("We have texted a 6-digit code to %(phone)s. It works for %(minutes)s minutes.",
+            phone=masked(current_user.phone), minutes=services.PHONE_CODE_MINUTES), "success")
+    if current_app.config.get("ENV_NAME") != "production" or demo_access.presenter_unlocked():
+        flash(_("Demo store: no text message is sent. Your code is %(code)s.", code=code), "info")
+    return redirect(url_for("accounts.profile", next=forms.phone.next.data or None) + "#phone-title")
+
+
+@bp.post("/profile/phone/verify")
+@login_required
+@_limit(REAUTH_FAILURES_PER_USER, key_func=_signed_in_user, deduct_when=_attempt_failed)
+def verify_phone() -> ResponseReturnValue:
+    forms = _profile_forms()
+    form = forms.phone
+    if form.validate_on_submit():
+        problem = services.verify_phone(db.session, user=current_user._get_current_object(), code=form.code.data or "")
+        db.session.commit()  # a wrong code uses up a try: keep the count
+        if problem is None:
+            flash(_("Your mobile number is verified."), "success")
+            next_url = form.next.data or ""
+            return redirect(next_url if is_safe_next(next_url) else url_for("accounts.profile"))
+        form.code.errors = [problem]
+    _note_failed_password_attempt()
+    return _profile_page(forms, 422)
 
 
 @bp.post("/password")

@@ -224,9 +224,11 @@ def place_order(
     at = at or now()
     if not campaign.is_open(at):
         raise ConflictError(_("Orders are not open for this presale."))
-    if not MOBILE_NUMBER.match(user.phone or ""):  # the profile's own rule for a mainland mobile
+    if not MOBILE_NUMBER.match(user.phone or "") or user.phone_verified_at is None:
+        # The profile's own rule for a mainland mobile, proved by a texted code (storefront/accounts/services.py).
         raise DomainError(
-            _("Add your mainland mobile number to your profile to order: one order per shopper."), field="phone"
+            _("Add your mainland mobile number to your profile and verify it to order: one order per mobile."),
+            field="phone",
         )
     dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     order = session.scalars(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import models
 from models import LaunchNumber, PresaleOrder, PresaleOrderStatus
+from models.base import utcnow
 from storefront.errors import ConflictError
 from storefront.presale import services
 from tests import factories
@@ -51,7 +52,9 @@ def _spike(app: Flask, make_session: sessionmaker[Session], car_model_id: int, r
             s, actor=None, terms=terms(car_model_id, slug=f"spike-{round_}", edition_size=EDITION)
         )
         users = [
-            factories.make_user(s, email=f"spike{round_}-{i}@example.com", phone=f"139{round_:02d}{i:06d}")
+            factories.make_user(
+                s, email=f"spike{round_}-{i}@example.com", phone=f"139{round_:02d}{i:06d}", phone_verified_at=utcnow()
+            )
             for i in range(SHOPPERS)
         ]
         s.commit()
@@ -97,7 +100,12 @@ def test_accounts_sharing_a_mobile_get_one_order_between_them_however_they_race(
     make_session = sessionmaker(pg_engine, expire_on_commit=False)
     with make_session() as s:
         catalog = factories.small_catalog(s)
-        accounts = [factories.make_user(s, email=f"same-mobile-{i}@example.com", phone="13700000001") for i in range(8)]
+        accounts = [
+            factories.make_user(
+                s, email=f"same-mobile-{i}@example.com", phone="13700000001", phone_verified_at=utcnow()
+            )
+            for i in range(8)
+        ]
         s.commit()
         car_model_id, user_ids = catalog.car_models[0].id, [u.id for u in accounts]
 

@@ -165,9 +165,9 @@ def test_the_order_button_waits_for_the_servers_clock(client, db, catalog):
 
 
 def test_a_second_account_on_the_same_mobile_is_told_one_order_per_mobile(client, db, campaign):
-    login(client, factories.make_user(db, email="m1@example.com", phone="13600000002"))
+    login(client, factories.make_user(db, email="m1@example.com", phone="13600000002", phone_verified_at=now()))
     assert client.post(f"/presale/{campaign.slug}/order").status_code == 303
-    login(client, factories.make_user(db, email="m2@example.com", phone="13600000002"))
+    login(client, factories.make_user(db, email="m2@example.com", phone="13600000002", phone_verified_at=now()))
     refused = client.post(f"/presale/{campaign.slug}/order", follow_redirects=True)
     assert "one order per mobile" in refused.get_data(as_text=True)
     assert db.scalar(select(func.count()).select_from(PresaleOrder)) == 1

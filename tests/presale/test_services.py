@@ -188,8 +188,8 @@ def test_an_unpaid_balance_forfeits_the_binding_deposit_and_frees_the_number(app
 
 
 def test_one_order_per_mobile_whatever_the_account(db, campaign):
-    first = factories.make_user(db, email="mobile-a@example.com", phone="13600000001")
-    second = factories.make_user(db, email="mobile-b@example.com", phone="13600000001")
+    first = factories.make_user(db, email="mobile-a@example.com", phone="13600000001", phone_verified_at=now())
+    second = factories.make_user(db, email="mobile-b@example.com", phone="13600000001", phone_verified_at=now())
     order = services.place_order(db, campaign=campaign, user=first)
     with pytest.raises(ConflictError, match="one order per mobile"):
         services.place_order(db, campaign=campaign, user=second)

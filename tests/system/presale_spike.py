@@ -118,6 +118,7 @@ def make_shoppers(store: LiveStore, count: int) -> list[tuple[int, str]]:
             "password_hash": "not-a-hash",
             "name": f"S{i}",
             "phone": f"13{i % 10}{i:08d}"[:11],
+            "phone_verified_at": utcnow(),
             "role": models.Role.CUSTOMER,
             "session_token": uuid.uuid4().hex,
             "is_active": True,

@@ -30,6 +30,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 import models
+from models.base import utcnow
 from storefront import database
 from storefront.extensions import db as flask_db
 from storefront.reservations import services as reservations
@@ -184,8 +185,8 @@ def _add_presale_orders(session: Session, catalog: factories.Catalog, tag: str) 
         slug=f"jobs-{tag}", car_model_id=catalog.car_models[0].id, name_en="Launch", name_zh="首发",
         edition_size=2 * DUE, presale_price=Decimal("200000.00"), deposit_amount=Decimal("999.00"),
         deposit_credit=Decimal("5000.00"), opens_at=now - dt.timedelta(hours=1), closes_at=now + dt.timedelta(days=1)))
-    shoppers = [factories.make_user(session, email=f"p{i}-{tag}@jobs.test", phone=f"139{i:08d}")
-                for i in range(3 * DUE)]
+    shoppers = [factories.make_user(session, email=f"p{i}-{tag}@jobs.test", phone=f"139{i:08d}",
+                                    phone_verified_at=utcnow()) for i in range(3 * DUE)]
     orders = [presale.place_order(session, campaign=campaign, user=shopper, at=now) for shopper in shoppers]
     lapsed, paid = orders[:DUE], orders[DUE:2 * DUE]
     for order in lapsed:
