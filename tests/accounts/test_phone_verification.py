@@ -16,6 +16,7 @@ from storefront import clock
 from storefront.accounts import services
 from storefront.errors import DomainError
 from tests import factories
+from tests.accounts.conftest import csrf_token_from, sign_in
 from tests.conftest import login
 from tests.payments.stripe_fake import english_messages  # noqa: F401
 
@@ -129,3 +130,12 @@ def test_an_unsafe_next_is_ignored(client, db, member):
         code = services.send_phone_code(db, user=member, locale="en")
     answer = client.post("/account/profile/phone/verify", data={"ph-code": code, "ph-next": "https://evil.example/"})
     assert answer.status_code == 302 and answer.headers["Location"] == "/account/profile"
+
+
+def test_the_code_form_needs_its_csrf_token(csrf_app, db, member):
+    guarded = csrf_app.test_client()
+    token = csrf_token_from(guarded.get("/account/login").get_data(as_text=True))
+    assert sign_in(guarded, member.email, csrf_token=token).status_code == 302
+    assert guarded.post("/account/profile/phone/code", data={}).status_code == 400  # no token, no text
+    assert guarded.post("/account/profile/phone/verify", data={"ph-code": "123456"}).status_code == 400
+    # The rate limit on texts (3 per 10 minutes) is checked over HTTP: tests/system/test_phone_verification.py.
