@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 import models
 from models import DepositKind, LaunchNumber, PaymentStatus, PresaleOrderStatus
-from storefront.clock import now
+from storefront.clock import STORE_TZ, now
 from storefront.errors import ConflictError, DomainError, PermissionDeniedError
 from storefront.payments import services as payments
 from storefront.payments.services import PaymentOutcome
@@ -196,3 +196,17 @@ def test_one_order_per_mobile_whatever_the_account(db, campaign):
     assert services.place_order(db, campaign=campaign, user=first).id == order.id  # its owner still finds it
     assert order.mobile == "13600000001"
     assert services.place_order(db, campaign=campaign, user=shopper(db)).launch_number == 2
+
+
+def test_presale_orders_feed_the_insights_funnel_without_personal_data(db, campaign):
+    from storefront.demo import queries
+
+    for _ in range(4):  # an edition of 3: three holds, one waitlisted
+        services.place_order(db, campaign=campaign, user=shopper(db))
+    events = db.scalars(select(models.Event).where(models.Event.step == models.FunnelStep.RESERVE)).all()
+    assert len(events) == 4 and {e.car_model_id for e in events} == {campaign.car_model_id}
+    assert sorted(e.props["waitlisted"] for e in events) == ["False", "False", "False", "True"]  # props are text
+    assert all(e.props["presale"] == campaign.slug and set(e.props) == {"presale", "waitlisted"} for e in events)
+    today = now().astimezone(STORE_TZ).date()
+    rows = {row.step: row.events for row in queries.funnel(db, queries.Period(today, today))}
+    assert rows[models.FunnelStep.RESERVE] == 4  # the insights dashboard counts them with the other reservations
