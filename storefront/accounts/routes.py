@@ -350,7 +350,7 @@ def send_phone_code() -> ResponseReturnValue:
             phone=masked(current_user.phone), minutes=services.PHONE_CODE_MINUTES), "success")
     if current_app.config.get("ENV_NAME") != "production" or demo_access.presenter_unlocked():
         flash(_("Demo store: no text message is sent. Your code is %(code)s.", code=code), "info")
-    return redirect(url_for("accounts.profile", next=forms.phone.next.data or None) + "#phone-title")
+    return redirect(url_for("accounts.profile", next=forms.phone.next.data or None))  # the notes are on top
 
 
 @bp.post("/profile/phone/verify")
