@@ -318,7 +318,7 @@ def edit_campaign(slug: str) -> str | Response:
         form.opens_at.data = campaign.opens_at.astimezone(STORE_TZ).replace(tzinfo=None)
         form.closes_at.data = campaign.closes_at.astimezone(STORE_TZ).replace(tzinfo=None)
     form.car_model_id.choices = _model_choices()
-    started = clock.now() >= campaign.opens_at
+    started = services.sale_terms_fixed(db.session, campaign)
     if form.validate_on_submit():
         terms = dataclasses.replace(form.terms(), slug=campaign.slug, trim_id=campaign.trim_id)
         try:

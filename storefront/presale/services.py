@@ -91,20 +91,29 @@ def check_terms(terms: CampaignTerms, *, max_credit: Decimal | None = None) -> N
         raise ValueError("campaign times must be timezone-aware")
 
 
-def create_campaign(session: Session, *, actor: User | None, terms: CampaignTerms) -> PresaleCampaign:
-    """A new campaign with its launch numbers 1..edition_size, all free."""
+def _check_terms_and_model(session: Session, terms: CampaignTerms) -> None:
     check_terms(terms)
     if session.get(CarModel, terms.car_model_id) is None:
         raise DomainError(_("Choose a model."), field="car_model_id")
+
+
+def _number_launch_editions(session: Session, campaign: PresaleCampaign) -> None:
+    """Launch numbers 1..edition_size, all free (a campaign with no order yet)."""
+    session.execute(
+        insert(LaunchNumber),
+        [{"campaign_id": campaign.id, "number": n} for n in range(1, campaign.edition_size + 1)],
+    )
+
+
+def create_campaign(session: Session, *, actor: User | None, terms: CampaignTerms) -> PresaleCampaign:
+    """A new campaign with its launch numbers 1..edition_size, all free."""
+    _check_terms_and_model(session, terms)
     if session.scalar(select(PresaleCampaign.id).where(PresaleCampaign.slug == terms.slug)) is not None:
         raise DomainError(_("Another campaign uses this web address."), field="slug")
     campaign = PresaleCampaign(**terms.__dict__)
     session.add(campaign)
     session.flush()
-    session.execute(
-        insert(LaunchNumber),
-        [{"campaign_id": campaign.id, "number": n} for n in range(1, terms.edition_size + 1)],
-    )
+    _number_launch_editions(session, campaign)
     record_audit(
         session,
         actor=actor,
@@ -142,6 +151,13 @@ def _same(old: object, new: object) -> bool:
     return old == new
 
 
+def sale_terms_fixed(session: Session, campaign: PresaleCampaign, *, at: dt.datetime | None = None) -> bool:
+    """Once a campaign has opened, or has an order (demo time travel), its SALE_TERMS no longer change."""
+    if (at or now()) >= campaign.opens_at:
+        return True
+    return session.scalar(select(PresaleOrder.id).where(PresaleOrder.campaign_id == campaign.id).limit(1)) is not None
+
+
 def update_campaign(
     session: Session,
     *,
@@ -157,14 +173,9 @@ def update_campaign(
     session.refresh(campaign, with_for_update=True)
     if terms.slug != campaign.slug:
         raise DomainError(_("The web address of a presale cannot change."), field="slug")
-    check_terms(terms)
-    if session.get(CarModel, terms.car_model_id) is None:
-        raise DomainError(_("Choose a model."), field="car_model_id")
+    _check_terms_and_model(session, terms)
     changed = {name for name, value in terms.__dict__.items() if not _same(getattr(campaign, name), value)}
-    started = at >= campaign.opens_at or session.scalar(
-        select(PresaleOrder.id).where(PresaleOrder.campaign_id == campaign.id).limit(1)
-    )
-    fixed = sorted(changed & set(SALE_TERMS)) if started else []
+    fixed = sorted(changed & set(SALE_TERMS)) if sale_terms_fixed(session, campaign, at=at) else []
     if fixed:
         raise ConflictError(
             _("Orders have opened: the sale terms can no longer change, only names, benefits and the closing time."),
@@ -177,10 +188,7 @@ def update_campaign(
         setattr(campaign, name, getattr(terms, name))
     if "edition_size" in changed:  # no order yet, so every number is free: number them again
         session.execute(delete(LaunchNumber).where(LaunchNumber.campaign_id == campaign.id))
-        session.execute(
-            insert(LaunchNumber),
-            [{"campaign_id": campaign.id, "number": n} for n in range(1, terms.edition_size + 1)],
-        )
+        _number_launch_editions(session, campaign)
     record_audit(
         session,
         actor=actor,
