@@ -266,7 +266,7 @@ PHONE_CODE_TRIES = 5
 
 
 def _phone_code_hash(user_id: int, phone: str, code: str) -> str:
-    return hashlib.sha256(f"{user_id}:{phone}:{code}".encode()).hexdigest()
+    return _token_hash(f"{user_id}:{phone}:{code}")
 
 
 def send_phone_code(session: Session, *, user: User, locale: str) -> str:
@@ -277,11 +277,7 @@ def send_phone_code(session: Session, *, user: User, locale: str) -> str:
     if user.phone_verified_at is not None:
         raise DomainError(_("This mobile number is already verified."), field="phone")
     at = clock.now()
-    session.execute(
-        update(PhoneVerificationCode)
-        .where(PhoneVerificationCode.user_id == user.id, PhoneVerificationCode.used_at.is_(None))
-        .values(used_at=at)
-    )
+    _cancel_open_links(session, PhoneVerificationCode, user_id=user.id, now=at)
     code = f"{secrets.randbelow(1_000_000):06d}"
     session.add(
         PhoneVerificationCode(
@@ -539,7 +535,9 @@ def _claim(session: Session, kind: type[SingleUseLink], link: SingleUseLink, *, 
     return claimed.rowcount == 1
 
 
-def _cancel_open_links(session: Session, kind: type[SingleUseLink], *, user_id: int, now: dt.datetime) -> None:
+def _cancel_open_links(
+    session: Session, kind: type[SingleUseLink] | type[PhoneVerificationCode], *, user_id: int, now: dt.datetime
+) -> None:
     session.execute(
         update(kind)
         .where(kind.user_id == user_id, kind.used_at.is_(None))
