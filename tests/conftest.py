@@ -26,6 +26,7 @@ from storefront import create_app
 from storefront.auth import mark_fresh_login
 from storefront.extensions import db as flask_db
 from tests import factories
+from tests.servers import RedisServer
 
 
 @contextmanager
@@ -47,6 +48,15 @@ def throwaway_database(*, sqlite_url: str, prefix: str, postgres_url: str | None
         with engine.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         engine.dispose()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, to stop and start again (tests.servers.RedisServer)."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

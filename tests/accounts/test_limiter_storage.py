@@ -12,17 +12,8 @@ import redis
 from storefront.extensions import limiter
 from tests.accounts.test_lockout import FakeClock
 from tests.factories import TEST_PASSWORD
-from tests.servers import RedisServer
 
 WRONG = "not the password"
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -83,6 +83,19 @@ class SpikeResult:
         return "\n".join(lines)
 
 
+def press_order(browser: Browser, slug: str, token: str, *, waited_s: float = 0.0) -> tuple[int, int | None]:
+    """One press of "order" as the proxy forwards it, stamped with X-Request-Start (nginx: "t=${msec}"), as if it
+    had waited `waited_s` for a worker; (status, milliseconds until the queue page presses again, if it says)."""
+    page = browser.post(
+        f"/presale/{slug}/order",
+        {"csrf_token": token},
+        csrf_from=f"/presale/{slug}",
+        headers={"X-Request-Start": f"t={time.time() - waited_s:.3f}"},
+    )
+    match = RETRY_MS.search(page.text) if page.status == 202 else None
+    return page.status, int(match.group(1)) if match else None
+
+
 def open_campaign(store: LiveStore, *, edition: int) -> str:
     """A campaign that opened a minute ago on the store's first model; returns its slug."""
     slug = f"launch-{uuid.uuid4().hex[:8]}"
@@ -192,21 +205,11 @@ def run_spike(
     open_shoppers = shoppers
 
     def press(index: int) -> tuple[int, int | None]:
-        """One press of "order": (status, milliseconds until the page presses again when queued)."""
         try:
-            page = browsers[index].post(
-                f"/presale/{slug}/order",
-                {"csrf_token": tokens[index]},
-                csrf_from=f"/presale/{slug}",
-                # What the proxy stamps on every request (nginx: X-Request-Start "t=${msec}").
-                headers={"X-Request-Start": f"t={time.time():.3f}"},
-            )
+            status, retry_ms = press_order(browsers[index], slug, tokens[index])
         except Exception:  # noqa: BLE001 - a refused or timed-out request is counted as a failure
             return 599, None
-        if page.status == 202:
-            match = RETRY_MS.search(page.text)
-            return 202, int(match.group(1)) if match else 1000
-        return page.status, None
+        return status, (1000 if retry_ms is None else retry_ms) if status == 202 else None
 
     def shopper_pages() -> None:
         nonlocal queue_answers, open_shoppers

@@ -4,29 +4,14 @@ and with Redis gone the store keeps taking orders instead of answering 5xx."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from models import PresaleOrder, PresaleOrderStatus
-from tests.servers import RedisServer
 from tests.system.conftest import Browser, LiveStore
-from tests.system.presale_spike import make_shoppers, open_campaign
-
-RETRY_MS = re.compile(r'data-autosubmit="(\d+)"')
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+from tests.system.presale_spike import make_shoppers, open_campaign, press_order
 
 
 def _shoppers(store: LiveStore, slug: str, count: int) -> list[tuple[int, Browser, str]]:
@@ -37,18 +22,6 @@ def _shoppers(store: LiveStore, slug: str, count: int) -> list[tuple[int, Browse
     return shoppers
 
 
-def _press(browser: Browser, slug: str, token: str, *, waited_s: float = 0.0) -> tuple[int, int | None]:
-    """One press of "order" as the proxy forwards it (X-Request-Start); (status, retry ms when queued)."""
-    page = browser.post(
-        f"/presale/{slug}/order",
-        {"csrf_token": token},
-        csrf_from=f"/presale/{slug}",
-        headers={"X-Request-Start": f"t={time.time() - waited_s:.3f}"},
-    )
-    match = RETRY_MS.search(page.text) if page.status == 202 else None
-    return page.status, int(match.group(1)) if match else None
-
-
 def test_a_saturated_pool_lets_shoppers_in_in_the_order_they_first_pressed(start_store) -> None:  # type: ignore[no-untyped-def]
     store: LiveStore = start_store(PRESALE_ADMIT_PER_SECOND="2", PRESALE_ADMIT_BURST_SECONDS="0.1")
     slug = open_campaign(store, edition=3)
@@ -56,13 +29,14 @@ def test_a_saturated_pool_lets_shoppers_in_in_the_order_they_first_pressed(start
 
     # The first press waited 2 s for a worker: it opens a line. The others, served at once, go behind it in turn.
     first_answers = [
-        _press(browser, slug, token, waited_s=2.0 if n == 0 else 0.0) for n, (_, browser, token) in enumerate(shoppers)
+        press_order(browser, slug, token, waited_s=2.0 if n == 0 else 0.0)
+        for n, (_, browser, token) in enumerate(shoppers)
     ]
     assert [status for status, _ in first_answers] == [202] * 6
     waits = [retry for _, retry in first_answers]
     assert all(w is not None for w in waits)
     assert all(a < b for a, b in zip(waits, waits[1:], strict=False)), waits  # each turn after the one before
-    assert _press(shoppers[5][1], slug, shoppers[5][2])[0] == 202  # pressing again early: still waiting
+    assert press_order(shoppers[5][1], slug, shoppers[5][2])[0] == 202  # pressing again early: still waiting
 
     # Each shopper's page presses again when told, until it gets its order.
     finals: dict[int, int] = {}
@@ -73,7 +47,7 @@ def test_a_saturated_pool_lets_shoppers_in_in_the_order_they_first_pressed(start
         retry = first_answers[n][1]
         for attempt in range(1, 20):
             time.sleep((retry or 0) / 1000)
-            status, retry = _press(browser, slug, token)
+            status, retry = press_order(browser, slug, token)
             if status != 202:
                 finals[n], tries[n] = status, attempt
                 return
@@ -102,12 +76,12 @@ def test_with_redis_gone_the_store_keeps_taking_orders(start_store, private_redi
     store: LiveStore = start_store(REDIS_URL=private_redis.url, PRESALE_ADMIT_PER_SECOND="2")
     slug = open_campaign(store, edition=3)
     shoppers = _shoppers(store, slug, 5)
-    assert _press(shoppers[0][1], slug, shoppers[0][2], waited_s=2.0)[0] == 202  # a line, kept in Redis
+    assert press_order(shoppers[0][1], slug, shoppers[0][2], waited_s=2.0)[0] == 202  # a line, kept in Redis
 
     private_redis.stop()
-    answers = [_press(browser, slug, token)[0] for _, browser, token in shoppers[1:]]
+    answers = [press_order(browser, slug, token)[0] for _, browser, token in shoppers[1:]]
     assert answers == [303] * 4  # no line without Redis: first come, first served, never a 5xx
-    assert _press(shoppers[0][1], slug, shoppers[0][2])[0] == 303
+    assert press_order(shoppers[0][1], slug, shoppers[0][2])[0] == 303
     with store.db() as session:
         numbers = session.scalars(sa.select(PresaleOrder.launch_number).where(PresaleOrder.launch_number.is_not(None)))
         assert sorted(numbers) == [1, 2, 3]

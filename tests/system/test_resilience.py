@@ -11,8 +11,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -26,14 +25,6 @@ from tests.system.conftest import LiveStore
 WEBHOOK_SECRET = "whsec_system_test"
 LOAD_THREADS = 4
 LOAD_SECONDS_MAX = 30.0
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
