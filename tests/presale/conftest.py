@@ -55,6 +55,16 @@ def terms(car_model_id: int, **overrides: object) -> services.CampaignTerms:
     return services.CampaignTerms(**values)  # type: ignore[arg-type]
 
 
+def opening_later(
+    db: Session, car_model_id: int, *, slug: str, after: dt.timedelta = dt.timedelta(hours=1)
+) -> models.PresaleCampaign:
+    """A campaign whose orders open `after` from now and close `after` later still."""
+    opens = now() + after
+    return services.create_campaign(
+        db, actor=None, terms=terms(car_model_id, slug=slug, opens_at=opens, closes_at=opens + after)
+    )
+
+
 @pytest.fixture
 def campaign(db: Session, catalog: factories.Catalog) -> models.PresaleCampaign:
     return services.create_campaign(db, actor=None, terms=terms(catalog.car_models[0].id))

@@ -13,23 +13,18 @@ from sqlalchemy import func, select
 
 import models
 from models import LaunchNumber
-from storefront.clock import STORE_TZ, now
+from storefront.clock import STORE_TZ
 from storefront.errors import ConflictError, DomainError
 from storefront.presale import services
 from tests.conftest import login
-from tests.presale.conftest import shopper, terms
+from tests.presale.conftest import opening_later, shopper
 
 pytestmark = pytest.mark.usefixtures("english_messages")
 
 
 @pytest.fixture
 def upcoming(db, catalog) -> models.PresaleCampaign:
-    opens = now() + dt.timedelta(days=1)
-    return services.create_campaign(
-        db,
-        actor=None,
-        terms=terms(catalog.car_models[0].id, slug="soon", opens_at=opens, closes_at=opens + dt.timedelta(days=1)),
-    )
+    return opening_later(db, catalog.car_models[0].id, slug="soon", after=dt.timedelta(days=1))
 
 
 def current_terms(campaign: models.PresaleCampaign) -> services.CampaignTerms:

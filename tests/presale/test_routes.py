@@ -14,7 +14,7 @@ from storefront.clock import now
 from storefront.presale import routes, services
 from tests import factories
 from tests.conftest import login
-from tests.presale.conftest import shopper, terms
+from tests.presale.conftest import opening_later, shopper
 
 pytestmark = pytest.mark.usefixtures("english_messages")
 
@@ -148,16 +148,7 @@ def test_without_a_trusted_proxy_a_claimed_wait_opens_no_line(client, db, campai
 
 
 def test_the_order_button_waits_for_the_servers_clock(client, db, catalog):
-    later = services.create_campaign(
-        db,
-        actor=None,
-        terms=terms(
-            catalog.car_models[1].id,
-            slug="soon",
-            opens_at=now() + dt.timedelta(hours=1),
-            closes_at=now() + dt.timedelta(hours=2),
-        ),
-    )
+    later = opening_later(db, catalog.car_models[1].id, slug="soon")
     login(client, shopper(db))
     page = client.get(f"/presale/{later.slug}").get_data(as_text=True)
     assert "data-presale-order disabled" in page and 'data-open="false"' in page

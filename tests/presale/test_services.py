@@ -16,7 +16,7 @@ from storefront.payments import services as payments
 from storefront.payments.services import PaymentOutcome
 from storefront.presale import services
 from tests import factories
-from tests.presale.conftest import shopper, terms
+from tests.presale.conftest import opening_later, shopper, terms
 
 pytestmark = pytest.mark.usefixtures("english_messages")
 
@@ -70,16 +70,7 @@ def test_ordering_needs_a_mainland_mobile_and_an_open_window(db, catalog, campai
             user=shopper(db).__class__(email="nophone@example.com", password_hash="x", phone="", session_token="t"),
         )
     assert refused.value.field == "phone"
-    later = services.create_campaign(
-        db,
-        actor=None,
-        terms=terms(
-            catalog.car_models[1].id,
-            slug="later",
-            opens_at=now() + dt.timedelta(hours=1),
-            closes_at=now() + dt.timedelta(hours=2),
-        ),
-    )
+    later = opening_later(db, catalog.car_models[1].id, slug="later")
     with pytest.raises(ConflictError):
         services.place_order(db, campaign=later, user=shopper(db))
 
