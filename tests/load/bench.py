@@ -11,6 +11,14 @@ import sys
 from pathlib import Path
 
 
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at `fraction` (0.95 for p95) of the sorted values, rounded to the nearest rank; 0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
 def available() -> list[str]:
     return sorted(path.stem.removeprefix("bench_") for path in Path(__file__).parent.glob("bench_*.py"))
 

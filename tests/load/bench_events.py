@@ -29,6 +29,7 @@ from storefront.catalog import routes as catalog_routes
 from storefront.catalog.seed import seed_catalog
 from storefront.extensions import db
 from tests.conftest import throwaway_database
+from tests.load.bench import percentile
 
 PAGES = (("listing", "/models"), ("detail", "/models/koleos"))
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://127.0.0.1:5432/test")
@@ -69,11 +70,6 @@ def postgres_database() -> Iterator[str | None]:
         probe.dispose()
     with throwaway_database(sqlite_url="", prefix="flagship_bench", postgres_url=PG_URL) as url:
         yield url
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def bench_database(url: str, requests: int, demo_mode: bool, pages: tuple[tuple[str, str], ...] = PAGES) -> list[str]:

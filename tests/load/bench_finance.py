@@ -23,6 +23,7 @@ from storefront import create_app, database
 from storefront.cli import run_seeders
 from storefront.extensions import db
 from storefront.finance.calculator import lease_to_own, loan
+from tests.load.bench import percentile
 
 
 def calculator_rate(seconds: float) -> tuple[float, float]:
@@ -49,11 +50,6 @@ def calculator_rate(seconds: float) -> tuple[float, float]:
             count += 1
         rates.append(count / (time.perf_counter() - start))
     return rates[0], rates[1]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def bench_pages(url: str, requests: int) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import re
-import statistics
 import threading
 import time
 import uuid
@@ -24,6 +23,7 @@ import models
 from models import LaunchNumber, PresaleOrder, PresaleOrderStatus
 from models.base import utcnow
 from storefront.presale import services
+from tests.load.bench import percentile
 from tests.system.conftest import Browser, LiveStore
 
 MAX_ATTEMPTS = 200  # a shopper's page presses again at most this often (each when the waiting room says)
@@ -46,12 +46,6 @@ class SpikeResult:
     turnaround_s: list[float] = field(default_factory=list)  # first press to final answer, per shopper
     held_by_first: int = 0  # launch numbers held by shoppers among the first `edition` to press
 
-    def percentile(self, values: list[float], q: float) -> float:
-        if not values:
-            return 0.0
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
     @property
     def server_errors(self) -> int:
         return sum(n for status, n in self.statuses.items() if status >= 500) + sum(
@@ -59,7 +53,7 @@ class SpikeResult:
         )
 
     def table(self) -> str:
-        p = self.percentile
+        p = percentile
         held = self.orders[PresaleOrderStatus.HELD]
         lines = [
             f"shoppers {self.shoppers}, edition {self.edition}: all answered in {self.seconds:.1f} s "
@@ -283,7 +277,3 @@ def run_spike(
         turnaround_s=turnaround,
         held_by_first=len(set(holders) & {accounts[i][0] for i in pressed_first[:edition]}),
     )
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0
