@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
+from wtforms import Field, Form, FormField
 
 from storefront.extensions import db
 
@@ -116,3 +117,18 @@ def json_error(status: int, code: str, message: str, fields: dict[str, str] | No
     if fields:
         body["fields"] = fields
     return jsonify(body), status
+
+
+def show_on_form(form: Form, error: DomainError) -> None:
+    """Put a service's refusal on the form: each message next to the field it names (a sub-form's on top of that
+    sub-form), a message for a field the form lacks, or one naming no field, on top of the form."""
+    for name, message in error.fields.items():
+        target = getattr(form, name, None)
+        if isinstance(target, FormField):  # e.g. one weekday of the opening hours
+            target.form.form_errors.append(message)
+        elif isinstance(target, Field):
+            target.errors = [*target.errors, message]
+        else:
+            form.form_errors.append(message)
+    if not error.fields:
+        form.form_errors.append(error.user_message)

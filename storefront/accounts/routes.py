@@ -36,7 +36,7 @@ from storefront.accounts.forms import (
 )
 from storefront.auth import FRESH_LOGIN_MAX_AGE, mark_fresh_login
 from storefront.demo import access as demo_access
-from storefront.errors import DomainError, error_response
+from storefront.errors import DomainError, error_response, show_on_form
 from storefront.extensions import db, limiter
 from storefront.i18n import localised
 from storefront.security import is_safe_next
@@ -163,11 +163,7 @@ def _locale() -> str:
 def _show_error(form: FlaskForm, error: DomainError) -> None:
     """Put a service's refusal on the form (on its field when it names one); the user's input stays."""
     db.session.rollback()
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.user_message]
-    else:
-        form.form_errors.append(error.user_message)
+    show_on_form(form, error)
 
 
 def _note_failed_password_attempt() -> None:

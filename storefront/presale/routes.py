@@ -20,7 +20,7 @@ from models import CarModel, PresaleCampaign, PresaleOrder, PresaleOrderStatus
 from storefront import clock
 from storefront.auth import admin_required, require_staff
 from storefront.clock import STORE_TZ
-from storefront.errors import DomainError
+from storefront.errors import DomainError, show_on_form
 from storefront.extensions import db
 from storefront.i18n import format_cny, localised
 from storefront.presale import services, waiting_room
@@ -301,7 +301,7 @@ def new_campaign() -> str | Response:
                 db.session, actor=current_user._get_current_object(), terms=form.terms()
             )
         except DomainError as error:
-            _form_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_("The presale is set up."), "success")
@@ -327,7 +327,7 @@ def edit_campaign(slug: str) -> str | Response:
             )
         except DomainError as error:
             db.session.rollback()
-            _form_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_("The presale is saved."), "success")
@@ -337,14 +337,6 @@ def edit_campaign(slug: str) -> str | Response:
 
 def _model_choices() -> list[tuple[int, str]]:
     return [(m.id, localised(m, "name")) for m in db.session.scalars(select(CarModel).order_by(CarModel.sort_order))]
-
-
-def _form_error(form: CampaignForm, error: DomainError) -> None:
-    target = getattr(form, error.field, None) if error.field else None
-    if target is not None:
-        target.errors = [*target.errors, error.user_message]
-    else:
-        form.form_errors.append(error.user_message)
 
 
 # --- CLI (cron / systemd timers; safe on every host at once) ------------------------------------------------

@@ -24,12 +24,11 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from werkzeug.exceptions import RequestEntityTooLarge
-from wtforms import Field, FormField
 
 from models import AuditLog, City, Dealer, Role, Trim, TrimPrice, User, Vehicle, VehicleStatus
 from storefront.audit import action_label, entity_label
 from storefront.auth import admin_required, fresh_login_required, require_staff
-from storefront.errors import DomainError, error_response
+from storefront.errors import DomainError, error_response, show_on_form
 from storefront.extensions import db
 from storefront.i18n import localised
 from storefront.staff import csv_import, queries, services
@@ -81,18 +80,9 @@ def _page_number() -> int:
 
 
 def _show_error(form: FlaskForm, error: DomainError) -> None:
-    """Put a service's refusal next to the field it names (or on top of the form); nothing stays half-done."""
+    """Put a service's refusal on the form (storefront.errors.show_on_form); nothing stays half-done."""
     db.session.rollback()
-    for name, message in error.fields.items():
-        target = getattr(form, name, None)
-        if isinstance(target, FormField):  # e.g. one weekday of the opening hours
-            target.form.form_errors.append(message)
-        elif isinstance(target, Field):
-            target.errors = [*target.errors, message]
-        else:
-            form.form_errors.append(message)
-    if not error.fields:
-        form.form_errors.append(error.user_message)
+    show_on_form(form, error)
 
 
 @bp.errorhandler(RequestEntityTooLarge)

@@ -21,7 +21,7 @@ from models import CarModel, Dealer, TestDriveBooking, TestDriveException
 from storefront import clock
 from storefront.auth import require_staff
 from storefront.demo.store_clock import with_store_clock
-from storefront.errors import DomainError
+from storefront.errors import DomainError, show_on_form
 from storefront.extensions import db
 from storefront.i18n import localised
 from storefront.ids import parse_id
@@ -119,15 +119,6 @@ def _own_booking(reference: str) -> TestDriveBooking:
     if not booking.belongs_to(current_user) and not staff_of_showroom:
         abort(404)
     return booking
-
-
-def _show_errors(form: Any, error: DomainError) -> None:
-    """Put a service refusal on the form: on its field when the form has it, at the top otherwise."""
-    target = getattr(form, error.field, None) if error.field else None
-    if target is not None and hasattr(target, "errors"):
-        target.errors = [*list(target.errors or []), error.user_message]
-    else:
-        form.form_errors.append(error.user_message)
 
 
 def _day_picker(dealer: Dealer, chosen: dt.date | None) -> tuple[list[tuple[dt.date, bool]], dt.date | None, str]:
@@ -237,7 +228,7 @@ def _attempt_booking(form: BookingForm | SelfServiceForm, book: Callable[[Dealer
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
-        _show_errors(form, error)
+        show_on_form(form, error)
         return _Attempt(None, dealer, starts_at, error.status_code)
     return _Attempt(booked, dealer, starts_at, 200)
 
@@ -294,7 +285,7 @@ def reschedule(reference: str) -> Any:
             return redirect(url_for("test_drives.detail", reference=booking.reference))
         except DomainError as error:
             db.session.rollback()
-            _show_errors(form, error)
+            show_on_form(form, error)
             status = error.status_code
     elif request.method == "POST":
         status = 422
@@ -587,7 +578,7 @@ def schedule(dealer_id: int) -> Any:
                 return redirect(url_for("test_drives_staff.schedule", dealer_id=dealer.id))
             except DomainError as error:
                 db.session.rollback()
-                _show_errors(form, error)
+                show_on_form(form, error)
                 return _schedule_page(dealer, form, ExceptionForm(formdata=None), error.status_code)
         return _schedule_page(dealer, form, ExceptionForm(formdata=None), 422)
     return _schedule_page(dealer, form, ExceptionForm(formdata=None))
@@ -639,7 +630,7 @@ def add_exception(dealer_id: int) -> Any:
             return redirect(url_for("test_drives_staff.schedule", dealer_id=dealer.id))
         except DomainError as error:
             db.session.rollback()
-            _show_errors(form, error)
+            show_on_form(form, error)
             status = error.status_code
     else:
         status = 422
